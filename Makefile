@@ -1,0 +1,128 @@
+# mxgate — plain Makefile.  `make run` and `make check` are the README's
+# two commands; both install what is missing first (Debian, as root).
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+LIBEXECDIR	?= $(PREFIX)/libexec/mxgate
+SYSCONFDIR	?= $(PREFIX)/etc/mxgate
+MANDIR		?= $(PREFIX)/share/man
+DESTDIR		?=
+
+CC		?= cc
+YACC		?= byacc
+CFLAGS		?= -O2 -g
+HARDEN		 = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+WARN		 = -Wall -Wextra -Werror -Wno-unused-parameter
+DEFS		 = -D_GNU_SOURCE -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+		   -DSYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_CFLAGS	 = -std=c11 $(WARN) $(HARDEN) $(DEFS) -Icommon -MMD -MP $(CFLAGS)
+ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS_BASE	 = -levent -lbsd -lseccomp
+LIBS_TLS	 = -ltls
+LIBS_LDAP	 = -lldap -llber
+
+COMMON_SRCS	 = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
+COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
+
+# Each process dir: <dir>/<main>.c holds main(); everything else goes into
+# <dir>/lib<dir>.a so unit tests can link single modules.
+define procdir
+$(1)_MAIN	 = $(1)/$(2).c
+$(1)_SRCS	 = $$(filter-out $(1)/$(2).c $(3),$$(wildcard $(1)/*.c))
+$(1)_OBJS	 = $$($(1)_SRCS:.c=.o)
+$(1)/lib$(1).a: $$($(1)_OBJS)
+	rm -f $$@
+	ar rcs $$@ $$^
+endef
+
+# the parent lives in smtpd/ too: smtpd.c (main), parent_*.c, control.c
+PARENT_SRCS	 = smtpd/smtpd.c $(wildcard smtpd/parent_*.c) smtpd/control.c
+
+$(eval $(call procdir,smtpd,smtp,$(PARENT_SRCS)))
+$(eval $(call procdir,lookupd,lookupd))
+$(eval $(call procdir,queued,queued))
+$(eval $(call procdir,mtad,mtad))
+$(eval $(call procdir,smtpctl,smtpctl))
+
+PROGS		 = smtpd/smtpd smtpd/mxgate-smtpd lookupd/mxgate-lookupd \
+		   queued/mxgate-queued mtad/mxgate-mtad smtpctl/smtpctl
+LIBS_PROC	 = smtpd/libsmtpd.a lookupd/liblookupd.a queued/libqueued.a \
+		   mtad/libmtad.a smtpctl/libsmtpctl.a
+
+UNIT_SRCS	 = $(wildcard regress/unit/test_*.c)
+UNIT_PROGS	 = $(UNIT_SRCS:.c=)
+
+all: $(PROGS)
+
+common/parse.c: common/parse.y
+	$(YACC) -d -o common/parse.c common/parse.y
+
+common/conf.o: common/parse.c
+common/libcommon.a: $(COMMON_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+common/parse.o: common/parse.c
+	$(CC) $(ALL_CFLAGS) -Wno-sign-compare -Wno-unused-but-set-variable -c -o $@ $<
+
+smtpd/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PARENT_SRCS:.c=.o) common/libcommon.a $(LIBS_BASE)
+smtpd/mxgate-smtpd: smtpd/smtp.o smtpd/libsmtpd.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
+lookupd/mxgate-lookupd: lookupd/lookupd.o lookupd/liblookupd.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_BASE)
+queued/mxgate-queued: queued/queued.o queued/libqueued.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
+mtad/mxgate-mtad: mtad/mtad.o mtad/libmtad.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
+smtpctl/smtpctl: smtpctl/smtpctl.o smtpctl/libsmtpctl.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
+
+regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS_PROC) common/libcommon.a \
+	    $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_BASE)
+
+unit: $(UNIT_PROGS)
+
+deps:
+	@sh .ci/deps build
+
+test-deps:
+	@sh .ci/deps test
+
+users:
+	@sh .ci/users
+
+run: deps all users
+	./smtpd/smtpd -d -f etc/mxgate.conf -B .
+
+check: test-deps
+	$(MAKE) all unit
+	@sh regress/run
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 smtpd/smtpd $(DESTDIR)$(SBINDIR)/mxgate
+	install -m 755 smtpctl/smtpctl $(DESTDIR)$(SBINDIR)/smtpctl
+	install -m 755 smtpd/mxgate-smtpd lookupd/mxgate-lookupd \
+	    queued/mxgate-queued mtad/mxgate-mtad $(DESTDIR)$(LIBEXECDIR)/
+	for f in mxgate.conf relay_domains relay_recipients virtual transport; do \
+	    [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ] || \
+	    install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; done
+	install -m 644 smtpd/smtpd.8 smtpctl/smtpctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 etc/mxgate.conf.5 $(DESTDIR)$(MANDIR)/man5/
+
+clean:
+	rm -f $(PROGS) $(UNIT_PROGS) common/parse.c common/parse.h \
+	    */*.o */*.d */*.a regress/unit/*.o regress/unit/*.d
+	rm -rf regress/tmp
+
+.PHONY: all unit deps test-deps users run check install clean
+.SUFFIXES:
+.SECONDARY:
+
+-include $(wildcard */*.d regress/unit/*.d)

@@ -1,0 +1,95 @@
+/*
+ * The parsed configuration.  The parent parses the file (common/parse.y),
+ * prints it normalised with conf_print() (includes and macros expanded,
+ * relative paths made absolute, defaults written out) and sends that text
+ * to every worker, which parses it again with the same parser.  So the
+ * printed form must always parse back to the same structure.
+ */
+#ifndef MXGATE_CONFIG_H
+#define MXGATE_CONFIG_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <limits.h>
+
+#define CONF_NAME_MAX		64
+#define CONF_STR_MAX		256
+#define CONF_RULE_TABLES	8
+
+enum table_type {
+	TABLE_INLINE,		/* table NAME { a, b, c } */
+	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
+	TABLE_CDB,		/* table NAME cdb:/path */
+	TABLE_LDAP		/* table NAME ldap:/path/to/ldap.conf */
+};
+
+struct table_conf {
+	TAILQ_ENTRY(table_conf)	 entry;
+	char			 name[CONF_NAME_MAX];
+	enum table_type		 type;
+	char			 path[PATH_MAX];	/* absolute; not INLINE */
+	char			**values;		/* INLINE only */
+	size_t			 nvalues;
+};
+
+struct listen_conf {
+	TAILQ_ENTRY(listen_conf) entry;
+	char			 addr[CONF_NAME_MAX];	/* numeric IPv4/IPv6 */
+	uint16_t		 port;
+};
+
+enum rule_kind {
+	RULE_RELAY_FOR,		/* relay for <domains> [recipients <t>...]
+				 *   [aliases <t>] [via <t> | via "smtp:..."] */
+	RULE_RELAY_FROM		/* relay from <networks> [via <t> | via "..."] */
+};
+
+struct rule_conf {
+	TAILQ_ENTRY(rule_conf)	 entry;
+	enum rule_kind		 kind;
+	char			 match[CONF_NAME_MAX];	/* domains or networks table */
+	char			 recipients[CONF_RULE_TABLES][CONF_NAME_MAX];
+	size_t			 nrecipients;		/* 0: every user is valid */
+	char			 aliases[CONF_NAME_MAX];	/* "" none */
+	char			 via_table[CONF_NAME_MAX];	/* "" none */
+	char			 via[CONF_STR_MAX];	/* literal transport, "" none */
+};
+
+TAILQ_HEAD(table_list, table_conf);
+TAILQ_HEAD(listen_list, listen_conf);
+TAILQ_HEAD(rule_list, rule_conf);
+
+struct mxgate_conf {
+	char		hostname[CONF_STR_MAX];	/* default: gethostname() */
+	char		origin[CONF_STR_MAX];	/* default: hostname's domain */
+	char		spool[PATH_MAX];	/* default /var/spool/mxgate */
+	char		control[PATH_MAX];	/* default /run/mxgate.sock */
+	char		control_group[CONF_NAME_MAX];	/* "" root only */
+	char		empty_dir[PATH_MAX];	/* chroot of smtpd, mtad: /var/empty */
+	char		user[CONF_NAME_MAX];	/* default _mxgate */
+	char		queue_user[CONF_NAME_MAX];	/* default _mxgateq */
+	uint64_t	max_message_size;	/* bytes, default 35 MiB */
+	uint32_t	max_recipients;		/* per message, default 1000 */
+	uint32_t	retry_min;		/* seconds, default 300 */
+	uint32_t	retry_max;		/* seconds, default 4000 */
+	uint32_t	queue_lifetime;		/* seconds, default 5 days */
+	int		show_table_name;	/* Postfix show_user_unknown_table_name */
+	struct table_list	tables;
+	struct listen_list	listeners;
+	struct rule_list	rules;
+};
+
+void	conf_init(struct mxgate_conf *);	/* defaults, empty lists */
+void	conf_free(struct mxgate_conf *);
+/* 0 on success; errors go to stderr/log as "file:line: message", -1. */
+int	conf_parse_file(struct mxgate_conf *, const char *path);
+int	conf_parse_buffer(struct mxgate_conf *, const char *text, size_t len,
+	    const char *name);
+void	conf_print(FILE *, const struct mxgate_conf *);
+/* conf_print into a malloc'd buffer; NULL on failure. */
+char   *conf_to_string(const struct mxgate_conf *, size_t *lenp);
+const struct table_conf *conf_table(const struct mxgate_conf *, const char *name);
+
+#endif

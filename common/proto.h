@@ -1,0 +1,92 @@
+/*
+ * The one definition of every message mxgate's processes exchange.
+ *
+ * Each message is an imsg frame (common/imsg.h); its payload is built with
+ * the typed marshalling of common/mbuf.h in exactly the field order given
+ * in the comment beside its type.  A receiver checks the sender, reads the
+ * fields in that order and calls mr_end(); any mismatch is fatal to the
+ * link.  Bump MXGATE_PROTO_VERSION whenever this enum or a payload changes:
+ * smtpctl refuses to talk to a daemon of another version.
+ */
+#ifndef MXGATE_PROTO_H
+#define MXGATE_PROTO_H
+
+#define MXGATE_PROTO_VERSION	1
+
+enum proc_id {
+	PROC_PARENT,
+	PROC_SMTPD,
+	PROC_LOOKUPD,
+	PROC_QUEUED,
+	PROC_MTAD,
+	PROC_CONTROL,		/* an smtpctl client, seen by the parent */
+	PROC_COUNT
+};
+
+/* Result of a recipient decision, IMSG_LKA_RCPT_RESULT. */
+enum lka_status {
+	LKA_RELAY,		/* accept; expanded recipients follow */
+	LKA_UNKNOWN_USER,	/* 550 5.1.1 */
+	LKA_RELAY_DENIED,	/* 554 5.7.1 */
+	LKA_TEMPFAIL,		/* 451 4.3.0: our fault, never a 5xx */
+	LKA_REJECT		/* 550 with the text given (error: transport) */
+};
+
+/* Per-recipient delivery result, IMSG_MTA_RESULT. */
+enum mta_status {
+	MTA_OK,			/* remote 2xx: delivered */
+	MTA_TEMPFAIL,		/* 4xx or connection trouble: retry */
+	MTA_PERMFAIL		/* 5xx: bounce */
+};
+
+enum imsg_type {
+	IMSG_NONE,
+
+	/* parent -> worker */
+	IMSG_CONF_START,	/* (none) */
+	IMSG_CONF_DATA,		/* data: a chunk of normalised config text */
+	IMSG_CONF_END,		/* (none): parse and swap in what came since START */
+	IMSG_PEER_FD,		/* u32 proc_id of the peer; fd: our end of the link */
+	IMSG_LISTEN_FD,		/* u32 listener index; fd: a bound, listening socket */
+	IMSG_READY,		/* worker -> parent: u32 0 config applied, 1 rejected
+				 * (the old one stays), str reason */
+
+	/* smtpd <-> lookupd */
+	IMSG_LKA_RCPT,		/* u64 reqid, str client addr, str sender, str rcpt */
+	IMSG_LKA_RCPT_RESULT,	/* u64 reqid, u32 lka_status, str text,
+				 * u32 n, n x (str final rcpt, str relay) */
+
+	/* smtpd <-> queued */
+	IMSG_QUEUE_CREATE,	/* u64 reqid */
+	IMSG_QUEUE_CREATE_OK,	/* u64 reqid, str msgid; fd: message file, write-only */
+	IMSG_QUEUE_CREATE_FAIL,	/* u64 reqid */
+	IMSG_QUEUE_COMMIT,	/* u64 reqid, str msgid, str sender, str helo,
+				 * str client addr, u64 size,
+				 * u32 n, n x (str rcpt, str orig rcpt, str relay) */
+	IMSG_QUEUE_COMMIT_OK,	/* u64 reqid, str msgid */
+	IMSG_QUEUE_COMMIT_FAIL,	/* u64 reqid, str msgid */
+	IMSG_QUEUE_ABORT,	/* u64 reqid, str msgid: drop an uncommitted message */
+
+	/* queued <-> mtad */
+	IMSG_MTA_TRANSFER,	/* u64 batchid, str msgid, str sender, str relay,
+				 * u32 n, n x str rcpt; fd: message, read-only */
+	IMSG_MTA_RESULT,	/* u64 batchid, str relay host used,
+				 * u32 n, n x (u32 mta_status, str reply) */
+
+	/* smtpctl <-> parent, parent <-> workers on its behalf.
+	 * peerid carries the control client's id through the workers. */
+	IMSG_CTL_HELLO,		/* u32 MXGATE_PROTO_VERSION (both ways) */
+	IMSG_CTL_SHOW_STATUS,	/* (none) */
+	IMSG_CTL_SHOW_QUEUE,	/* (none) */
+	IMSG_CTL_RELOAD,	/* (none) */
+	IMSG_CTL_STOP,		/* (none) */
+	IMSG_CTL_DATA,		/* str: one line of output */
+	IMSG_CTL_END,		/* u32 0 = ok, else failed; str message */
+
+	IMSG_TYPE_COUNT
+};
+
+const char *imsg_type_name(int);
+const char *proc_name(enum proc_id);
+
+#endif
