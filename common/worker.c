@@ -1,0 +1,233 @@
+/*
+ * The start-up and links every worker shares; see worker.h for the
+ * sequence.  The config arrives as text and is parsed with the same
+ * parser the parent used, so a worker never sees a structure it could not
+ * have read from a file.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mbuf.h"
+#include "sandbox.h"
+#include "worker.h"
+
+#define CONF_TEXT_MAX	(16 * 1024 * 1024)
+
+static struct {
+	const struct worker_ops	*ops;
+	struct event_base	*base;
+	struct imsgev		 parent;
+	struct imsgev		 peers[PROC_COUNT];
+	struct mxgate_conf	*conf;
+	char			*text;		/* config being received */
+	size_t			 textlen;
+	int			 receiving;
+	int			 verbose;
+} w;
+
+struct event_base *
+worker_base(void)
+{
+	return w.base;
+}
+
+const struct mxgate_conf *
+worker_conf(void)
+{
+	return w.conf;
+}
+
+struct imsgev *
+worker_parent(void)
+{
+	return &w.parent;
+}
+
+int
+worker_verbose(void)
+{
+	return w.verbose;
+}
+
+struct imsgev *
+worker_peer(enum proc_id id)
+{
+	if (id >= PROC_COUNT || !imsgev_active(&w.peers[id]))
+		return NULL;
+	return &w.peers[id];
+}
+
+static void
+worker_ready(uint32_t status, const char *why)
+{
+	struct mbuf m;
+
+	mbuf_init(&m);
+	mbuf_add_u32(&m, status);
+	mbuf_add_str(&m, why);
+	imsgev_compose_mbuf(&w.parent, IMSG_READY, 0, -1, &m);
+}
+
+static void
+worker_conf_data(struct imsgev *iev, struct imsg *imsg)
+{
+	char *p;
+
+	if (!w.receiving || w.textlen + imsg->datalen > CONF_TEXT_MAX) {
+		imsgev_fail(iev, "unexpected config data");
+		return;
+	}
+	if ((p = realloc(w.text, w.textlen + imsg->datalen + 1)) == NULL)
+		fatal("config text");
+	memcpy(p + w.textlen, imsg->data, imsg->datalen);
+	w.text = p;
+	w.textlen += imsg->datalen;
+}
+
+/* Parse what came since CONF_START, configure, and swap it in. */
+static void
+worker_conf_end(struct imsgev *iev)
+{
+	struct mxgate_conf	*conf;
+	int			 first = (w.conf == NULL);
+
+	if (!w.receiving) {
+		imsgev_fail(iev, "config end without start");
+		return;
+	}
+	w.receiving = 0;
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		fatal("config");
+	conf_init(conf);
+	if (conf_parse_buffer(conf, w.text ? w.text : "", w.textlen,
+	    "<config from parent>") == -1 ||
+	    w.ops->configure(conf, first) == -1) {
+		if (first)
+			fatalx("cannot apply the configuration");
+		log_warnx("reload: new configuration rejected, keeping the old one");
+		conf_free(conf);
+		free(conf);
+		worker_ready(1, "configuration rejected");
+		return;
+	}
+	if (first)
+		w.ops->sandbox(conf);
+	else {
+		conf_free(w.conf);
+		free(w.conf);
+	}
+	w.conf = conf;
+	worker_ready(0, "");
+}
+
+static void
+worker_peer_closed(struct imsgev *iev)
+{
+	enum proc_id id = (enum proc_id)(intptr_t)iev->arg;
+
+	if (w.ops->peer_down != NULL)
+		w.ops->peer_down(id);
+}
+
+static void
+worker_peer_fd(struct imsgev *iev, struct imsg *imsg)
+{
+	struct mreader	r;
+	uint32_t	id;
+
+	mreader_init(&r, imsg);
+	id = mr_u32(&r);
+	if (mr_end(&r) == -1 || imsg->fd == -1 || id >= PROC_COUNT ||
+	    w.ops->peer_handler[id] == NULL) {
+		imsgev_fail(iev, "bad peer fd message");
+		return;
+	}
+	if (imsgev_active(&w.peers[id])) {
+		imsgev_clear(&w.peers[id]);
+		if (w.ops->peer_down != NULL)
+			w.ops->peer_down(id);
+	}
+	if (imsgev_init(&w.peers[id], w.base, imsg->fd, proc_name(id),
+	    w.ops->peer_handler[id], worker_peer_closed,
+	    (void *)(intptr_t)id) == -1)
+		fatal("link to %s", proc_name(id));
+	imsg->fd = -1;
+	log_debug("link to %s up", proc_name(id));
+	if (w.ops->peer_up != NULL)
+		w.ops->peer_up(id, &w.peers[id]);
+}
+
+static void
+worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_START:
+		free(w.text);
+		w.text = NULL;
+		w.textlen = 0;
+		w.receiving = 1;
+		break;
+	case IMSG_CONF_DATA:
+		worker_conf_data(iev, imsg);
+		break;
+	case IMSG_CONF_END:
+		worker_conf_end(iev);
+		break;
+	case IMSG_PEER_FD:
+		worker_peer_fd(iev, imsg);
+		break;
+	default:
+		if (w.ops->parent_msg != NULL && w.conf != NULL)
+			w.ops->parent_msg(iev, imsg);
+		else
+			imsgev_fail(iev, "unexpected message from parent");
+	}
+}
+
+static void
+worker_parent_closed(struct imsgev *iev)
+{
+	log_debug("parent went away, exiting");
+	exit(0);
+}
+
+void
+worker_main(int argc, char **argv, const struct worker_ops *ops)
+{
+	int ch, debug = 0;
+
+	while ((ch = getopt(argc, argv, "dv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'v':
+			w.verbose++;
+			break;
+		default:
+			exit(1);
+		}
+	}
+	log_init(debug, proc_name(ops->id));
+	log_setverbose(w.verbose);
+	w.ops = ops;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	tzset();		/* read the zone file while we still can */
+	if ((w.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (imsgev_init(&w.parent, w.base, PARENT_FD, "parent",
+	    worker_parent_dispatch, worker_parent_closed, NULL) == -1)
+		fatal("link to parent");
+	event_base_dispatch(w.base);
+	exit(0);
+}

@@ -1,0 +1,203 @@
+/*
+ * smtpctl: the administrator's tool over the control socket.
+ *   smtpctl [-s socket] show status | show queue | reload | stop
+ * Lines the daemon sends are printed as they come; the final status
+ * decides the exit code.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "imsg.h"
+#include "mbuf.h"
+#include "proto.h"
+
+#define DEFAULT_SOCKET	"/run/mxgate.sock"
+
+static const struct {
+	const char	*words[2];
+	uint32_t	 type;
+} commands[] = {
+	{ { "show", "status" },	IMSG_CTL_SHOW_STATUS },
+	{ { "show", "queue" },	IMSG_CTL_SHOW_QUEUE },
+	{ { "reload", NULL },	IMSG_CTL_RELOAD },
+	{ { "stop", NULL },	IMSG_CTL_STOP },
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: smtpctl [-s socket] show status | "
+	    "show queue | reload | stop\n");
+	exit(2);
+}
+
+static uint32_t
+lookup_command(int argc, char **argv)
+{
+	size_t	i;
+	int	n;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		n = commands[i].words[1] ? 2 : 1;
+		if (argc == n && strcmp(argv[0], commands[i].words[0]) == 0 &&
+		    (n == 1 || strcmp(argv[1], commands[i].words[1]) == 0))
+			return commands[i].type;
+	}
+	usage();
+}
+
+static int
+connect_socket(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		fprintf(stderr, "smtpctl: socket path too long\n");
+		exit(1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "smtpctl: %s: %s (is mxgate running?)\n",
+		    path, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Blocks until one complete message has arrived. */
+static void
+next_imsg(struct imsgbuf *ib, struct imsg *imsg)
+{
+	ssize_t n;
+	int	rc;
+
+	while ((rc = imsg_get(ib, imsg)) == 0) {
+		if ((n = imsgbuf_read(ib)) == -1 && errno != EAGAIN &&
+		    errno != EINTR) {
+			fprintf(stderr, "smtpctl: read: %s\n", strerror(errno));
+			exit(1);
+		}
+		if (n == 0) {
+			fprintf(stderr, "smtpctl: the daemon closed the "
+			    "connection\n");
+			exit(1);
+		}
+	}
+	if (rc == -1) {
+		fprintf(stderr, "smtpctl: malformed answer\n");
+		exit(1);
+	}
+}
+
+static void
+send_u32(struct imsgbuf *ib, uint32_t type, int with_version)
+{
+	struct mbuf m;
+
+	mbuf_init(&m);
+	if (with_version)
+		mbuf_add_u32(&m, MXGATE_PROTO_VERSION);
+	if (m.err || imsg_compose(ib, type, 0, -1, m.buf, m.len) == -1 ||
+	    imsgbuf_flush_all(ib) == -1) {
+		fprintf(stderr, "smtpctl: write: %s\n", strerror(errno));
+		exit(1);
+	}
+	mbuf_free(&m);
+}
+
+/* Prints the answer; returns the exit status. */
+static int
+read_answer(struct imsgbuf *ib)
+{
+	struct imsg	imsg;
+	struct mreader	r;
+	static char	line[IMSG_MAX_SIZE];
+	uint32_t	status;
+
+	for (;;) {
+		next_imsg(ib, &imsg);
+		mreader_init(&r, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_DATA) {
+			mr_str(&r, line, sizeof(line));
+			if (mr_end(&r) == 0)
+				printf("%s\n", line);
+		} else if (imsg.hdr.type == IMSG_CTL_END) {
+			status = mr_u32(&r);
+			mr_str(&r, line, sizeof(line));
+			if (mr_end(&r) == -1)
+				status = 1, strlcpy(line, "malformed answer",
+				    sizeof(line));
+			if (line[0] != '\0')
+				fprintf(status ? stderr : stdout, "%s\n", line);
+			imsg_free(&imsg);
+			return status ? 1 : 0;
+		}
+		imsg_free(&imsg);
+	}
+}
+
+static void
+handshake(struct imsgbuf *ib)
+{
+	struct imsg	imsg;
+	struct mreader	r;
+	uint32_t	version;
+
+	send_u32(ib, IMSG_CTL_HELLO, 1);
+	next_imsg(ib, &imsg);
+	if (imsg.hdr.type == IMSG_CTL_END) {
+		imsg_free(&imsg);
+		fprintf(stderr, "smtpctl: the daemon speaks another protocol "
+		    "version than this smtpctl (%d)\n", MXGATE_PROTO_VERSION);
+		exit(1);
+	}
+	mreader_init(&r, &imsg);
+	version = mr_u32(&r);
+	if (imsg.hdr.type != IMSG_CTL_HELLO || mr_end(&r) == -1 ||
+	    version != MXGATE_PROTO_VERSION) {
+		fprintf(stderr, "smtpctl: unexpected answer to hello\n");
+		exit(1);
+	}
+	imsg_free(&imsg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct imsgbuf	 ib;
+	const char	*path = DEFAULT_SOCKET;
+	uint32_t	 type;
+	int		 ch;
+
+	while ((ch = getopt(argc, argv, "s:")) != -1) {
+		switch (ch) {
+		case 's':
+			path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	type = lookup_command(argc, argv);
+	if (imsgbuf_init(&ib, connect_socket(path)) == -1) {
+		fprintf(stderr, "smtpctl: out of memory\n");
+		return 1;
+	}
+	handshake(&ib);
+	send_u32(&ib, type, 0);
+	return read_answer(&ib);
+}
