@@ -10,6 +10,7 @@
 
 void	log_init(int to_stderr, const char *procname);
 void	log_setproc(const char *procname);
+void	log_setverbose(int);		/* nonzero: log_debug() prints */
 int	log_to_stderr(void);
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
