@@ -1,0 +1,203 @@
+/*
+ * mtad: outbound delivery.  queued hands over a batch of recipients of one
+ * message for one relay, with a read-only fd of the message
+ * (IMSG_MTA_TRANSFER); mtad runs one SMTP session for it and answers
+ * IMSG_MTA_RESULT with one status and text per recipient, in the order
+ * received.  mtad keeps nothing: if the link to queued goes down every
+ * session is dropped unreported, and queued sends the batches again.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "mbuf.h"
+#include "mta_reply.h"
+#include "mta_session.h"
+#include "sandbox.h"
+#include "worker.h"
+
+/*
+ * The whole result must fit one frame: per recipient 8 bytes of framing
+ * plus its text.  Texts are cut to share what is left; past this many
+ * recipients not even MTA_TEXT_MIN bytes each would remain, and such a
+ * transfer is refused.
+ */
+#define MTA_TEXT_MIN		32
+#define MTA_RESULT_FIXED	(IMSG_HDR_SIZE + 8 + 4 + MTA_RELAY_NAME_MAX + 4)
+#define MTA_TRANSFER_RCPT_MAX	\
+	((IMSG_MAX_SIZE - MTA_RESULT_FIXED) / (8 + MTA_TEXT_MIN))
+
+void
+mta_transfer_free(struct mta_transfer *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nrcpt; i++) {
+		free(t->rcpts[i].addr);
+		free(t->rcpts[i].reply);
+	}
+	free(t->rcpts);
+	if (t->fd != -1)
+		close(t->fd);
+	free(t);
+}
+
+void
+mta_report(const struct mta_transfer *t)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+	char		 text[MTA_REPLY_TEXT_MAX];
+	size_t		 i, budget;
+
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL) {
+		log_warnx("%s: result for batch %llu lost: no link to queued",
+		    t->msgid, (unsigned long long)t->batchid);
+		return;
+	}
+	budget = (IMSG_MAX_SIZE - MTA_RESULT_FIXED) / t->nrcpt - 8;
+	if (budget >= sizeof(text))
+		budget = sizeof(text) - 1;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, t->batchid);
+	mbuf_add_str(&m, t->relayname);
+	mbuf_add_u32(&m, (uint32_t)t->nrcpt);
+	for (i = 0; i < t->nrcpt; i++) {
+		mbuf_add_u32(&m, t->rcpts[i].status);
+		strlcpy(text, t->rcpts[i].reply, budget + 1);
+		mbuf_add_str(&m, text);
+	}
+	if (imsgev_compose_mbuf(iev, IMSG_MTA_RESULT, t->peerid, -1, &m) == -1)
+		log_warn("%s: result for batch %llu", t->msgid,
+		    (unsigned long long)t->batchid);
+}
+
+/* It starts every log line: letters and digits only. */
+static int
+mta_msgid_ok(const char *id)
+{
+	if (*id == '\0')
+		return 0;
+	for (; *id != '\0'; id++)
+		if (!isalnum((unsigned char)*id))
+			return 0;
+	return 1;
+}
+
+/* Read the recipients of a transfer; NULL, or why it is refused. */
+static const char *
+mta_transfer_rcpts(struct mreader *r, struct mta_transfer *t)
+{
+	char	 addr[MTA_ADDR_MAX];
+	size_t	 n;
+
+	n = mr_u32(r);
+	if (r->err || n == 0)
+		return "malformed transfer";
+	if (n > MTA_TRANSFER_RCPT_MAX)
+		return "transfer with too many recipients for one result";
+	if ((t->rcpts = calloc(n, sizeof(*t->rcpts))) == NULL)
+		fatal("calloc");
+	for (; t->nrcpt < n; t->nrcpt++) {
+		mr_str(r, addr, sizeof(addr));
+		if (r->err)
+			return "malformed transfer";
+		if ((t->rcpts[t->nrcpt].addr = strdup(addr)) == NULL)
+			fatal("strdup");
+	}
+	if (mr_end(r) == -1)
+		return "malformed transfer";
+	return NULL;
+}
+
+static void
+mta_transfer(struct imsgev *iev, struct imsg *imsg)
+{
+	struct mta_transfer	*t;
+	struct mreader		 r;
+	const char		*why;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("calloc");
+	t->fd = imsg->fd;
+	imsg->fd = -1;
+	t->peerid = imsg->hdr.peerid;
+	mreader_init(&r, imsg);
+	t->batchid = mr_u64(&r);
+	mr_str(&r, t->msgid, sizeof(t->msgid));
+	mr_str(&r, t->sender, sizeof(t->sender));
+	mr_str(&r, t->relay, sizeof(t->relay));
+	if ((why = mta_transfer_rcpts(&r, t)) == NULL && !mta_msgid_ok(t->msgid))
+		why = "transfer with a bad message id";
+	if (why == NULL && t->fd == -1)
+		why = "transfer without a message fd";
+	if (why != NULL) {
+		mta_transfer_free(t);
+		imsgev_fail(iev, why);
+		return;
+	}
+	log_debug("%s: transfer batch %llu, %zu recipient(s) via %s",
+	    t->msgid, (unsigned long long)t->batchid, t->nrcpt, t->relay);
+	mta_session_start(worker_base(), worker_conf()->hostname, t);
+}
+
+static void
+mta_queued_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_MTA_TRANSFER:
+		mta_transfer(iev, imsg);
+		break;
+	default:
+		imsgev_fail(iev, "unexpected message from queued");
+	}
+}
+
+static int
+mta_configure(struct mxgate_conf *conf, int first)
+{
+	return 0;
+}
+
+static void
+mta_sandbox(const struct mxgate_conf *conf)
+{
+	sandbox_enter("mtad", conf->empty_dir, conf->user, NULL,
+	    PROMISE_STDIO | PROMISE_INET | PROMISE_RECVFD | PROMISE_UNIX);
+}
+
+static void
+mta_peer_down(enum proc_id id)
+{
+	if (id == PROC_QUEUED && mta_session_count() > 0) {
+		log_warnx("link to queued lost, aborting %zu session(s)",
+		    mta_session_count());
+		mta_session_abort_all();
+	}
+}
+
+static const struct worker_ops mta_ops = {
+	.id = PROC_MTAD,
+	.configure = mta_configure,
+	.sandbox = mta_sandbox,
+	.peer_down = mta_peer_down,
+	.peer_handler = {
+		[PROC_QUEUED] = mta_queued_msg,
+	},
+};
+
+int
+main(int argc, char **argv)
+{
+	worker_main(argc, argv, &mta_ops);
+}
