@@ -1,0 +1,101 @@
+/*
+ * lookupd's recipient decision, usable without any process around it:
+ * lka_load() builds every table of a config into one snapshot, and
+ * lka_decide() answers one RCPT against it.  A reload builds a new
+ * snapshot and swaps the pointer; a snapshot is never changed in place.
+ * The rules are written at the top of lka.c.
+ */
+#ifndef MXGATE_LKA_H
+#define MXGATE_LKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "config.h"
+#include "proto.h"
+#include "table.h"
+
+#define LKA_DEPTH_MAX	20		/* alias nesting */
+#define LKA_EXPAND_MAX	1000		/* final recipients of one RCPT */
+#define LKA_TEXT_MAX	256
+#define LKA_RELAY_MAX	CONF_STR_MAX	/* "smtp:[10.0.0.5]:25" */
+#define LKA_ADDR_MAX	(ADDR_PATH_MAX - 1)	/* "local@domain" + NUL */
+
+struct lka_tables;
+
+struct lka_rcpt {
+	char		addr[LKA_ADDR_MAX];	/* final recipient */
+	char		relay[LKA_RELAY_MAX];
+};
+
+struct lka_result {
+	enum lka_status	 status;
+	char		 text[LKA_TEXT_MAX];	/* "" for LKA_RELAY */
+	struct lka_rcpt	*rcpts;			/* LKA_RELAY only */
+	size_t		 nrcpts, cap;
+};
+
+/*
+ * Opens every table of conf (reading files: call while still privileged
+ * on first start).  NULL with "file:line: why" (or "table NAME: why") in
+ * err when any table or rule cannot be used.
+ */
+struct lka_tables *lka_load(const struct mxgate_conf *, char *err,
+		    size_t errsz);
+void		 lka_free(struct lka_tables *);
+size_t		 lka_ntables(const struct lka_tables *);
+
+void		 lka_result_init(struct lka_result *);
+void		 lka_result_free(struct lka_result *);
+/*
+ * One recipient: client is the numeric client address, sender may be ""
+ * (the null path), rcpt is "local@domain" or "postmaster".  0 with the
+ * answer in *out, or -1 if the input is malformed (smtpd validated it, so
+ * the link is at fault).  *out must have been initialised; it is reset.
+ */
+int		 lka_decide(struct lka_tables *, const char *client,
+		    const char *sender, const char *rcpt, struct lka_result *);
+
+/* ---- internals shared by lka*.c ---- */
+
+/* Appends a final recipient unless already there (case-insensitive).
+ * 0 added or duplicate, -1 over LKA_EXPAND_MAX or out of memory. */
+int		 lka_result_add(struct lka_result *, const char *addr);
+void		 lka_result_set(struct lka_result *, enum lka_status,
+		    const char *text);
+
+/* lka_alias.c */
+enum table_res	 lka_alias_lookup(struct table *, const char *origin,
+		    const char *addr, const char **valp);
+/* Expands addr into out->rcpts; LKA_RELAY, or LKA_TEMPFAIL with text. */
+enum lka_status	 lka_alias_expand(struct table *, const char *origin,
+		    const char *addr, struct lka_result *out);
+/* Load-time check of one alias value; 0 or -1 with why. */
+int		 lka_alias_check(const char *value, const char *origin,
+		    char *why, size_t whysz);
+
+/* lka_net.c */
+struct lka_net {
+	int		family;		/* AF_INET, AF_INET6 */
+	uint8_t		addr[16];
+	unsigned	prefix;
+};
+
+struct lka_netlist {
+	struct lka_net	*v;
+	size_t		 n, cap;
+};
+
+int		 lka_net_addr(const char *, struct lka_net *);
+int		 lka_net_parse(const char *, struct lka_net *, char *why,
+		    size_t whysz);
+int		 lka_net_match(const struct lka_net *net,
+		    const struct lka_net *addr);
+int		 lka_netlist_add(struct lka_netlist *, const char *, char *why,
+		    size_t whysz);
+int		 lka_netlist_match(const struct lka_netlist *,
+		    const struct lka_net *);
+void		 lka_netlist_free(struct lka_netlist *);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * Tables: every `table NAME type:...` of the config behind one interface,
+ * one file per backend (table_file.c, table_inline.c; cdb and ldap are
+ * declared but answer TABLE_FAIL until their issue lands).
+ *
+ * Keys are compared case-insensitively: backends store them lowercased
+ * and table_lookup() lowercases the key it is given.  A lookup has three
+ * outcomes; TABLE_FAIL means "cannot say" and must become a temporary
+ * failure, never a rejection.
+ */
+#ifndef MXGATE_TABLE_H
+#define MXGATE_TABLE_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+enum table_res {
+	TABLE_FOUND,
+	TABLE_NOTFOUND,
+	TABLE_FAIL		/* backend cannot answer; already logged */
+};
+
+/* lineno: where the entry was defined, 0 if not from a file. */
+typedef int (*table_foreach_cb)(void *arg, const char *key,
+    const char *value, size_t lineno);
+
+struct table;
+
+struct table_backend {
+	const char	*name;		/* "file", "inline", ... */
+	/* Loads everything; 0, or -1 with "file:line: why" in err. */
+	int		(*open)(struct table *, const struct table_conf *,
+			    char *err, size_t errsz);
+	/* key is lowercased; *valp stays valid until the next lookup. */
+	enum table_res	(*lookup)(struct table *, const char *key,
+			    const char **valp);
+	/* NULL when the backend cannot list its keys (directories). */
+	int		(*foreach)(struct table *, table_foreach_cb, void *arg);
+	void		(*close)(struct table *);
+};
+
+struct table {
+	char			 name[CONF_NAME_MAX];
+	char			 path[PATH_MAX];	/* "" for inline */
+	enum table_type		 type;
+	const struct table_backend *backend;
+	void			*handle;		/* the backend's */
+	size_t			 nentries;
+};
+
+extern const struct table_backend table_file_backend;
+extern const struct table_backend table_inline_backend;
+
+/* Loads a table; NULL with err set ("file:line: why") on failure. */
+struct table	*table_open(const struct table_conf *, char *err, size_t errsz);
+void		 table_close(struct table *);
+/* Plain key lookup (lowercased here). *valp may be NULL. */
+enum table_res	 table_lookup(struct table *, const char *key,
+		    const char **valp);
+/*
+ * Domain lookup: the domain itself, then ".parent" for each parent
+ * (".example.com" matches sub.example.com and a.sub.example.com, never
+ * example.com), then "*" if wildcard.
+ */
+enum table_res	 table_lookup_domain(struct table *, const char *domain,
+		    int wildcard, const char **valp);
+/* Every entry, in no particular order; -1 if the backend cannot list or
+ * cb returned -1. */
+int		 table_foreach(struct table *, table_foreach_cb, void *arg);
+/* Whether table_foreach() works for this table. */
+int		 table_can_list(const struct table *);
+
+/*
+ * The in-memory map behind the file and inline backends: a chained hash
+ * table of lowercased keys.  Keys come only from the administrator's
+ * files, never from the network, so no flooding-resistant hash is needed.
+ */
+struct table_map;
+
+struct table_map *table_map_new(void);
+void		 table_map_free(struct table_map *);
+/* 0 added, 1 duplicate key (the first stays; *firstline set), -1 ENOMEM.
+ * The key must already be lowercased. */
+int		 table_map_add(struct table_map *, const char *key,
+		    const char *value, size_t lineno, size_t *firstline);
+const char	*table_map_get(const struct table_map *, const char *key);
+size_t		 table_map_count(const struct table_map *);
+int		 table_map_foreach(const struct table_map *, table_foreach_cb,
+		    void *arg);
+
+#endif
