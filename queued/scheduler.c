@@ -1,0 +1,307 @@
+/*
+ * The scheduler: committed messages in memory, and what happens to their
+ * recipients.
+ *
+ * - A recipient is due when it is pending, not at mtad, and its next-try
+ *   time has come.  A fresh commit makes its recipients due at once, and
+ *   so does recovery after a restart.
+ * - Due recipients go to mtad in batches: one per (message, relay), at
+ *   most SCHED_BATCH_MAX_RCPT recipients and SCHED_BATCH_MAX_BYTES of
+ *   addresses, at most SCHED_MAX_INFLIGHT batches out at once; messages
+ *   are served in commit order.
+ * - mtad's result, per recipient: MTA_OK, sent; MTA_PERMFAIL, bounced
+ *   (logged); MTA_TEMPFAIL, tries + 1 and the next try at
+ *   now + min(retry_max, retry_min * 2^(tries - 1)), or expired (logged)
+ *   once the message is older than the queue lifetime.  Bounced and
+ *   expired recipients owe the sender a DSN (RFC 3464): that comes with a
+ *   later issue, for now they are only logged.
+ * - Guarantee: after every result the envelope is persisted
+ *   (spool_update: temp, sync, rename, dir sync) before the message is
+ *   scheduled again; once no recipient is pending, the message is removed
+ *   (spool_remove: envelope first, then the message file).  If persisting
+ *   fails the new state lives on in memory and the failure is logged: a
+ *   restart can then deliver a recipient twice, never drop one.
+ * - If mtad goes away, its batches are deferred to now + retry_min,
+ *   without counting a try.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proto.h"
+#include "scheduler.h"
+#include "spool.h"
+
+void
+sched_init(struct scheduler *s, struct spool *spool)
+{
+	memset(s, 0, sizeof(*s));
+	s->spool = spool;
+	TAILQ_INIT(&s->msgs);
+	TAILQ_INIT(&s->batches);
+	s->next_batchid = 1;
+	sched_set_retry(s, 300, 4000, 5 * 24 * 3600);
+}
+
+void
+sched_clear(struct scheduler *s)
+{
+	struct sched_batch *b;
+	struct sched_msg *m;
+
+	while ((b = TAILQ_FIRST(&s->batches)) != NULL) {
+		TAILQ_REMOVE(&s->batches, b, entry);
+		free(b);
+	}
+	while ((m = TAILQ_FIRST(&s->msgs)) != NULL) {
+		TAILQ_REMOVE(&s->msgs, m, entry);
+		envelope_free(m->env);
+		free(m);
+	}
+	s->nmsgs = s->ninflight = 0;
+}
+
+void
+sched_set_retry(struct scheduler *s, uint32_t retry_min, uint32_t retry_max,
+    uint32_t lifetime)
+{
+	s->retry_min = retry_min > 0 ? retry_min : 1;	/* never spin */
+	s->retry_max = retry_max;
+	s->lifetime = lifetime;
+}
+
+int64_t
+sched_retry_delay(const struct scheduler *s, uint32_t tries)
+{
+	uint64_t d = s->retry_min;
+	uint32_t i;
+
+	/* d < retry_max <= UINT32_MAX before each doubling: no overflow */
+	for (i = 1; i < tries && d < s->retry_max; i++)
+		d *= 2;
+	return (int64_t)(d < s->retry_max ? d : s->retry_max);
+}
+
+int
+sched_add(struct scheduler *s, struct envelope *env)
+{
+	struct sched_msg *m;
+	size_t i;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -1;
+	for (i = 0; i < env->nrcpt; i++)
+		env->rcpt[i].inflight = 0;
+	m->env = env;
+	TAILQ_INSERT_TAIL(&s->msgs, m, entry);
+	s->nmsgs++;
+	return 0;
+}
+
+static int
+rcpt_due(const struct envelope_rcpt *r, int64_t now)
+{
+	return r->state == RCPT_PENDING && !r->inflight && r->next <= now;
+}
+
+/* Due recipients of m from index first on that share its relay. */
+static struct sched_batch *
+batch_new(struct scheduler *s, struct sched_msg *m, size_t first,
+    int64_t now)
+{
+	struct envelope_rcpt *r;
+	struct sched_batch *b;
+	size_t i, len, bytes = 0;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->id = s->next_batchid++;
+	b->msg = m;
+	b->relay = m->env->rcpt[first].relay;
+	for (i = first; i < m->env->nrcpt && b->n < SCHED_BATCH_MAX_RCPT;
+	    i++) {
+		r = &m->env->rcpt[i];
+		if (!rcpt_due(r, now) || strcmp(r->relay, b->relay) != 0)
+			continue;
+		len = strlen(r->to) + 4;
+		if (b->n > 0 && bytes + len > SCHED_BATCH_MAX_BYTES)
+			break;
+		bytes += len;
+		r->inflight = 1;
+		b->idx[b->n++] = i;
+	}
+	TAILQ_INSERT_TAIL(&s->batches, b, entry);
+	s->ninflight++;
+	m->ninflight++;
+	return b;
+}
+
+static void
+batch_free(struct scheduler *s, struct sched_batch *b)
+{
+	TAILQ_REMOVE(&s->batches, b, entry);
+	s->ninflight--;
+	b->msg->ninflight--;
+	free(b);
+}
+
+/* Back to deferred, without counting a try. */
+static void
+batch_defer(struct scheduler *s, struct sched_batch *b, int64_t now)
+{
+	struct envelope_rcpt *r;
+	size_t k;
+
+	for (k = 0; k < b->n; k++) {
+		r = &b->msg->env->rcpt[b->idx[k]];
+		r->inflight = 0;
+		r->next = now + s->retry_min;
+	}
+	batch_free(s, b);
+}
+
+size_t
+sched_dispatch(struct scheduler *s, int64_t now, sched_send_fn send,
+    void *arg)
+{
+	struct sched_batch *b;
+	struct sched_msg *m;
+	size_t i, sent = 0;
+
+	TAILQ_FOREACH(m, &s->msgs, entry) {
+		for (i = 0; i < m->env->nrcpt; i++) {
+			if (s->ninflight >= SCHED_MAX_INFLIGHT)
+				return sent;
+			if (!rcpt_due(&m->env->rcpt[i], now))
+				continue;
+			if ((b = batch_new(s, m, i, now)) == NULL)
+				return sent;
+			if (send(b, arg) == -1) {
+				batch_defer(s, b, now);
+				return sent;
+			}
+			sent++;
+		}
+	}
+	return sent;
+}
+
+static void
+log_rcpt(const struct envelope *env, const struct envelope_rcpt *r,
+    const char *status)
+{
+	char to[ENVELOPE_ADDR_MAX], reply[ENVELOPE_REPLY_MAX];
+
+	log_info("%s: to=<%s>, status=%s (%s)", env->id,
+	    envelope_vis(to, sizeof(to), r->to), status,
+	    envelope_vis(reply, sizeof(reply), r->reply));
+}
+
+static void
+rcpt_result(struct scheduler *s, const struct envelope *env,
+    struct envelope_rcpt *r, uint32_t status, const char *reply,
+    int64_t now)
+{
+	char *dup;
+
+	if ((dup = strndup(reply, ENVELOPE_REPLY_MAX - 1)) != NULL) {
+		free(r->reply);
+		r->reply = dup;
+	}
+	switch (status) {
+	case MTA_OK:
+		r->state = RCPT_SENT;
+		break;
+	case MTA_PERMFAIL:
+		/* XXX DSN to the sender: later issue */
+		r->state = RCPT_BOUNCED;
+		log_rcpt(env, r, "bounced");
+		break;
+	case MTA_TEMPFAIL:
+		if (r->tries < UINT32_MAX)
+			r->tries++;
+		if (now - env->created > (int64_t)s->lifetime) {
+			/* XXX DSN to the sender: later issue */
+			r->state = RCPT_EXPIRED;
+			log_rcpt(env, r, "expired");
+		} else
+			r->next = now + sched_retry_delay(s, r->tries);
+		break;
+	}
+}
+
+/* Persists m after a change, or removes it when nothing is pending. */
+static void
+sched_persist(struct scheduler *s, struct sched_msg *m)
+{
+	if (envelope_pending(m->env) > 0) {
+		if (spool_update(s->spool, m->env) == -1)
+			log_warnx("%s: envelope not updated on disk",
+			    m->env->id);
+		return;
+	}
+	if (spool_remove(s->spool, m->env->id) == 0)
+		log_info("%s: removed", m->env->id);
+	TAILQ_REMOVE(&s->msgs, m, entry);
+	s->nmsgs--;
+	envelope_free(m->env);
+	free(m);
+}
+
+int
+sched_result(struct scheduler *s, uint64_t batchid, size_t n,
+    const uint32_t *status, char *const *reply, int64_t now)
+{
+	struct envelope_rcpt *r;
+	struct sched_batch *b;
+	struct sched_msg *m;
+	size_t k;
+
+	TAILQ_FOREACH(b, &s->batches, entry)
+		if (b->id == batchid)
+			break;
+	if (b == NULL || n != b->n)
+		return -1;
+	for (k = 0; k < n; k++)
+		if (status[k] != MTA_OK && status[k] != MTA_TEMPFAIL &&
+		    status[k] != MTA_PERMFAIL)
+			return -1;
+	m = b->msg;
+	for (k = 0; k < n; k++) {
+		r = &m->env->rcpt[b->idx[k]];
+		r->inflight = 0;
+		rcpt_result(s, m->env, r, status[k], reply[k], now);
+	}
+	batch_free(s, b);
+	sched_persist(s, m);
+	return 0;
+}
+
+void
+sched_requeue_inflight(struct scheduler *s, int64_t now)
+{
+	struct sched_batch *b;
+
+	while ((b = TAILQ_FIRST(&s->batches)) != NULL)
+		batch_defer(s, b, now);
+}
+
+int64_t
+sched_next_due(const struct scheduler *s)
+{
+	const struct envelope_rcpt *r;
+	const struct sched_msg *m;
+	int64_t best = -1;
+	size_t i;
+
+	TAILQ_FOREACH(m, &s->msgs, entry) {
+		for (i = 0; i < m->env->nrcpt; i++) {
+			r = &m->env->rcpt[i];
+			if (r->state != RCPT_PENDING || r->inflight)
+				continue;
+			if (best == -1 || r->next < best)
+				best = r->next;
+		}
+	}
+	return best;
+}

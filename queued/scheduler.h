@@ -1,0 +1,86 @@
+/*
+ * The in-memory queue of committed messages: which recipients are due,
+ * batching them to mtad, applying mtad's results, retry timing and
+ * expiry.  Free of imsg and of the clock (callers pass `now`), so unit
+ * tests drive it directly.  See scheduler.c for the rules.
+ */
+#ifndef MXGATE_SCHEDULER_H
+#define MXGATE_SCHEDULER_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+
+#define SCHED_MAX_INFLIGHT	64		/* batches at mtad */
+#define SCHED_BATCH_MAX_RCPT	100		/* RFC 5321 4.5.3.1.8 */
+#define SCHED_BATCH_MAX_BYTES	(32 * 1024)	/* of recipients: fits an imsg */
+
+struct spool;
+
+struct sched_msg {
+	TAILQ_ENTRY(sched_msg)	 entry;
+	struct envelope		*env;
+	unsigned		 ninflight;	/* batches at mtad */
+};
+
+/* Recipients of one message sharing one relay, handed to mtad. */
+struct sched_batch {
+	TAILQ_ENTRY(sched_batch) entry;
+	uint64_t		 id;
+	struct sched_msg	*msg;
+	const char		*relay;
+	size_t			 n;
+	size_t			 idx[SCHED_BATCH_MAX_RCPT];	/* in env->rcpt */
+};
+
+TAILQ_HEAD(sched_msgs, sched_msg);
+TAILQ_HEAD(sched_batches, sched_batch);
+
+struct scheduler {
+	struct spool		*spool;
+	uint32_t		 retry_min, retry_max, lifetime;	/* s */
+	struct sched_msgs	 msgs;		/* in commit order */
+	struct sched_batches	 batches;	/* at mtad */
+	size_t			 nmsgs, ninflight;
+	uint64_t		 next_batchid;
+};
+
+void	sched_init(struct scheduler *, struct spool *);
+/* Frees every message and batch in memory; the spool is not touched. */
+void	sched_clear(struct scheduler *);
+void	sched_set_retry(struct scheduler *, uint32_t retry_min,
+	    uint32_t retry_max, uint32_t lifetime);
+/* Delay before the next try after `tries` temporary failures. */
+int64_t	sched_retry_delay(const struct scheduler *, uint32_t tries);
+
+/* A committed envelope joins the queue; the scheduler owns it. 0 or -1. */
+int	sched_add(struct scheduler *, struct envelope *);
+
+/*
+ * Forms batches of due recipients (one per message and relay) while
+ * fewer than SCHED_MAX_INFLIGHT are out, calling send for each.  A batch
+ * send refuses (-1) goes back to deferred (now + retry_min) and ends the
+ * pass.  Returns the number sent.
+ */
+typedef int (*sched_send_fn)(const struct sched_batch *, void *arg);
+size_t	sched_dispatch(struct scheduler *, int64_t now, sched_send_fn,
+	    void *arg);
+
+/*
+ * mtad's answer for a batch: status[i] (enum mta_status) and reply[i] for
+ * its i-th recipient.  Updates, persists or removes the message.  -1,
+ * with nothing changed, if the batch is unknown, n differs or a status
+ * is out of range: a protocol error.
+ */
+int	sched_result(struct scheduler *, uint64_t batchid, size_t n,
+	    const uint32_t *status, char *const *reply, int64_t now);
+
+/* mtad is gone: every batch at mtad is deferred to now + retry_min. */
+void	sched_requeue_inflight(struct scheduler *, int64_t now);
+
+/* Earliest next try among recipients not at mtad, or -1 if none. */
+int64_t	sched_next_due(const struct scheduler *);
+
+#endif

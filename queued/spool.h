@@ -1,0 +1,72 @@
+/*
+ * The on-disk spool: message files and their envelopes.  Layout, commit
+ * protocol and the guarantee are described at the top of spool.c.  Every
+ * access goes through the directory fds opened by spool_open(), so the
+ * code works the same chrooted into the spool or not.  Functions log
+ * what went wrong themselves (keyed by queue id) and return -1.
+ */
+#ifndef MXGATE_SPOOL_H
+#define MXGATE_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+
+struct spool {
+	int	dirfd;		/* <spool> */
+	int	queuefd;	/* <spool>/queue */
+	int	corruptfd;	/* <spool>/corrupt */
+};
+
+struct spool_stats {
+	size_t	loaded;		/* messages handed to the callback */
+	size_t	uncommitted;	/* removed: message without envelope */
+	size_t	finished;	/* removed: envelope without pending rcpt */
+	size_t	corrupt;	/* quarantined */
+};
+
+/*
+ * Opens <path> and creates queue/ and corrupt/ (0700, owned like <path>)
+ * if missing.  Before the sandbox.  0 or -1.
+ */
+int	spool_open(struct spool *, const char *path);
+void	spool_close(struct spool *);
+
+/*
+ * A new message file under a fresh unique queue id (written into id).
+ * Returns a write-only fd of it, or -1.
+ */
+int	spool_create(struct spool *, char id[QUEUE_ID_LEN + 1]);
+/* A read-only fd of a message file, or -1. */
+int	spool_msg_open(struct spool *, const char *id);
+
+/*
+ * First half of a commit: checks that the message file is env->size
+ * bytes, syncs it, then writes the envelope to a temp file, syncs it and
+ * renames it into place.  The commit is durable once spool_sync()
+ * returned 0 (several commits may share one spool_sync()).  On -1 the
+ * caller removes the message with spool_remove().
+ */
+int	spool_commit(struct spool *, const struct envelope *);
+/* fsync of the queue directory: makes creations and renames durable. */
+int	spool_sync(struct spool *);
+/* Rewrites a committed envelope durably (temp, sync, rename, dir sync). */
+int	spool_update(struct spool *, const struct envelope *);
+/*
+ * Removes a message: envelope first, then the message file.  If the
+ * envelope cannot be removed the message file is kept.  0 or -1.
+ */
+int	spool_remove(struct spool *, const char *id);
+
+/*
+ * Crash recovery, once at start: removes temp files and messages without
+ * an envelope, quarantines envelopes that do not decode or do not match
+ * their message, removes envelopes with no pending recipient, and hands
+ * every other envelope (malloc'd; the callback owns it) to cb.  stats may
+ * be NULL.  0, or -1 if the queue directory cannot be read.
+ */
+int	spool_recover(struct spool *, void (*cb)(struct envelope *, void *),
+	    void *arg, struct spool_stats *stats);
+
+#endif
