@@ -8,6 +8,8 @@ SYSCONFDIR	?= $(PREFIX)/etc/mxgate
 MANDIR		?= $(PREFIX)/share/man
 DESTDIR		?=
 
+.DEFAULT_GOAL	:= all
+
 CC		?= cc
 YACC		?= byacc
 CFLAGS		?= -O2 -g
@@ -99,14 +101,14 @@ users:
 run: deps all users
 	./smtpd/smtpd -d -f etc/mxgate.conf -B .
 
-check: test-deps
+check: test-deps users
 	$(MAKE) all unit
 	@sh regress/run
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 smtpd/smtpd $(DESTDIR)$(SBINDIR)/mxgate
+	install -m 755 smtpd/smtpd $(DESTDIR)$(SBINDIR)/smtpd
 	install -m 755 smtpctl/smtpctl $(DESTDIR)$(SBINDIR)/smtpctl
 	install -m 755 smtpd/mxgate-smtpd lookupd/mxgate-lookupd \
 	    queued/mxgate-queued mtad/mxgate-mtad $(DESTDIR)$(LIBEXECDIR)/
@@ -125,4 +127,4 @@ clean:
 .SUFFIXES:
 .SECONDARY:
 
--include $(wildcard */*.d regress/unit/*.d)
+-include $(wildcard $(addsuffix /*.d,common smtpd lookupd queued mtad smtpctl regress/unit))

@@ -1,0 +1,284 @@
+/*
+ * The configuration structure: defaults, freeing, lookup and the
+ * normalised printed form (mxgate -n, and the text the parent sends to
+ * the workers).  The grammar is in parse.y.
+ *
+ * Guarantee: conf_print() writes every setting, defaults included, in a
+ * fixed order and form, quoting any value that would not read back as the
+ * same text, so that parsing its output gives the same structure and
+ * printing that again gives the same bytes.
+ */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "config.h"
+
+#define CONF_DEF_SPOOL		"/var/spool/mxgate"
+#define CONF_DEF_CONTROL	"/run/mxgate.sock"
+#define CONF_DEF_EMPTY		"/var/empty"
+#define CONF_DEF_USER		"_mxgate"
+#define CONF_DEF_QUEUE_USER	"_mxgateq"
+#define CONF_DEF_MSG_SIZE	(35ULL * 1024 * 1024)
+#define CONF_DEF_RECIPIENTS	1000
+#define CONF_DEF_RETRY_MIN	300
+#define CONF_DEF_RETRY_MAX	4000
+#define CONF_DEF_LIFETIME	(5 * 86400)
+
+/* The same rule as the parser's host names, so the default reads back. */
+static int
+conf_valid_host(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("-_.", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+conf_default_names(struct mxgate_conf *conf)
+{
+	char		 host[CONF_STR_MAX];
+	const char	*dot;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	if (!conf_valid_host(host))
+		strlcpy(host, "localhost", sizeof(host));
+	strlcpy(conf->hostname, host, sizeof(conf->hostname));
+	dot = strchr(host, '.');
+	strlcpy(conf->origin, dot != NULL && dot[1] != '\0' ? dot + 1 : host,
+	    sizeof(conf->origin));
+}
+
+void
+conf_init(struct mxgate_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf_default_names(conf);
+	strlcpy(conf->spool, CONF_DEF_SPOOL, sizeof(conf->spool));
+	strlcpy(conf->control, CONF_DEF_CONTROL, sizeof(conf->control));
+	strlcpy(conf->empty_dir, CONF_DEF_EMPTY, sizeof(conf->empty_dir));
+	strlcpy(conf->user, CONF_DEF_USER, sizeof(conf->user));
+	strlcpy(conf->queue_user, CONF_DEF_QUEUE_USER,
+	    sizeof(conf->queue_user));
+	conf->max_message_size = CONF_DEF_MSG_SIZE;
+	conf->max_recipients = CONF_DEF_RECIPIENTS;
+	conf->retry_min = CONF_DEF_RETRY_MIN;
+	conf->retry_max = CONF_DEF_RETRY_MAX;
+	conf->queue_lifetime = CONF_DEF_LIFETIME;
+	conf->show_table_name = 0;
+	TAILQ_INIT(&conf->tables);
+	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->rules);
+}
+
+/* Free the lists; the structure stays usable (empty lists). */
+void
+conf_free(struct mxgate_conf *conf)
+{
+	struct table_conf	*t;
+	struct listen_conf	*l;
+	struct rule_conf	*r;
+	size_t			 i;
+
+	while ((t = TAILQ_FIRST(&conf->tables)) != NULL) {
+		TAILQ_REMOVE(&conf->tables, t, entry);
+		for (i = 0; i < t->nvalues; i++)
+			free(t->values[i]);
+		free(t->values);
+		free(t);
+	}
+	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
+		TAILQ_REMOVE(&conf->listeners, l, entry);
+		free(l);
+	}
+	while ((r = TAILQ_FIRST(&conf->rules)) != NULL) {
+		TAILQ_REMOVE(&conf->rules, r, entry);
+		free(r);
+	}
+}
+
+const struct table_conf *
+conf_table(const struct mxgate_conf *conf, const char *name)
+{
+	const struct table_conf	*t;
+
+	TAILQ_FOREACH(t, &conf->tables, entry)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+/*
+ * Printing.
+ */
+
+/* Words printed bare: the lexer reads them back as the same text. */
+static int
+conf_bare(const char *s)
+{
+	const char	*p;
+
+	if (*s == '\0')
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) &&
+		    strchr("-_.:/@[]+%*~", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+conf_print_str(FILE *fp, const char *s)
+{
+	if (conf_bare(s)) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\' || *s == '$')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+conf_print_setting(FILE *fp, const char *keyword, const char *value)
+{
+	fprintf(fp, "%s ", keyword);
+	conf_print_str(fp, value);
+	fputc('\n', fp);
+}
+
+static void
+conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
+{
+	conf_print_setting(fp, "hostname", conf->hostname);
+	conf_print_setting(fp, "origin", conf->origin);
+	conf_print_setting(fp, "spool", conf->spool);
+	fputs("control ", fp);
+	conf_print_str(fp, conf->control);
+	if (conf->control_group[0] != '\0') {
+		fputs(" group ", fp);
+		conf_print_str(fp, conf->control_group);
+	}
+	fputc('\n', fp);
+	conf_print_setting(fp, "chroot-dir", conf->empty_dir);
+	conf_print_setting(fp, "user", conf->user);
+	conf_print_setting(fp, "queue-user", conf->queue_user);
+	fprintf(fp, "max-message-size %llu\n",
+	    (unsigned long long)conf->max_message_size);
+	fprintf(fp, "max-recipients %lu\n",
+	    (unsigned long)conf->max_recipients);
+	fprintf(fp, "queue retry-min %lus\n", (unsigned long)conf->retry_min);
+	fprintf(fp, "queue retry-max %lus\n", (unsigned long)conf->retry_max);
+	fprintf(fp, "queue lifetime %lus\n",
+	    (unsigned long)conf->queue_lifetime);
+	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
+	    "no");
+}
+
+static void
+conf_print_table(FILE *fp, const struct table_conf *t)
+{
+	static const char	*prefix[] = {
+		[TABLE_FILE] = "file:",
+		[TABLE_CDB] = "cdb:",
+		[TABLE_LDAP] = "ldap:"
+	};
+	char			 src[PATH_MAX + 8];
+	size_t			 i;
+
+	fprintf(fp, "table %s", t->name);
+	if (t->type == TABLE_INLINE) {
+		fputs(" {", fp);
+		for (i = 0; i < t->nvalues; i++) {
+			fputs(i > 0 ? ", " : " ", fp);
+			conf_print_str(fp, t->values[i]);
+		}
+		fputs(" }\n", fp);
+		return;
+	}
+	snprintf(src, sizeof(src), "%s%s", prefix[t->type], t->path);
+	fputc(' ', fp);
+	conf_print_str(fp, src);
+	fputc('\n', fp);
+}
+
+static void
+conf_print_rule(FILE *fp, const struct rule_conf *r)
+{
+	size_t	 i;
+
+	fprintf(fp, "relay %s <%s>", r->kind == RULE_RELAY_FOR ? "for" :
+	    "from", r->match);
+	if (r->nrecipients > 0) {
+		fputs(" recipients", fp);
+		for (i = 0; i < r->nrecipients && i < CONF_RULE_TABLES; i++)
+			fprintf(fp, " <%s>", r->recipients[i]);
+	}
+	if (r->aliases[0] != '\0')
+		fprintf(fp, " aliases <%s>", r->aliases);
+	if (r->via_table[0] != '\0')
+		fprintf(fp, " via <%s>", r->via_table);
+	else if (r->via[0] != '\0') {
+		fputs(" via ", fp);
+		conf_print_str(fp, r->via);
+	}
+	fputc('\n', fp);
+}
+
+void
+conf_print(FILE *fp, const struct mxgate_conf *conf)
+{
+	const struct table_conf		*t;
+	const struct listen_conf	*l;
+	const struct rule_conf		*r;
+
+	conf_print_globals(fp, conf);
+	if (!TAILQ_EMPTY(&conf->tables))
+		fputc('\n', fp);
+	TAILQ_FOREACH(t, &conf->tables, entry)
+		conf_print_table(fp, t);
+	if (!TAILQ_EMPTY(&conf->listeners))
+		fputc('\n', fp);
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		fprintf(fp, "listen on %s port %u\n", l->addr,
+		    (unsigned int)l->port);
+	if (!TAILQ_EMPTY(&conf->rules))
+		fputc('\n', fp);
+	TAILQ_FOREACH(r, &conf->rules, entry)
+		conf_print_rule(fp, r);
+}
+
+char *
+conf_to_string(const struct mxgate_conf *conf, size_t *lenp)
+{
+	FILE	*fp;
+	char	*buf = NULL;
+	size_t	 len = 0;
+	int	 bad;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	conf_print(fp, conf);
+	bad = ferror(fp);
+	if (fclose(fp) != 0 || bad) {
+		free(buf);
+		return NULL;
+	}
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}

@@ -1,0 +1,1231 @@
+/*
+ * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME and
+ * ENHANCEDSTATUSCODES), one state machine per client.
+ *
+ * Guarantees kept here:
+ * - "250 2.0.0 Ok: queued as ID" is sent only after queued acknowledged
+ *   the commit (IMSG_QUEUE_COMMIT_OK); any other outcome is a 4xx/5xx.
+ * - A fault of ours (lookupd or queued down, a failed write) is a 4xx,
+ *   never a 5xx.
+ * - While a session waits for a peer it reads nothing: pipelined commands
+ *   stay in the input buffer and are handled in order afterwards.
+ * - A message that is not committed is aborted (IMSG_QUEUE_ABORT), also
+ *   when the client goes away in the middle of DATA.
+ * - Everything from the client that reaches a log line, a header or a
+ *   peer is printable ASCII (addresses are parsed by common/addr.c, the
+ *   HELO name is made printable).
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <bsd/sys/tree.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "imsg.h"
+#include "log.h"
+#include "mbuf.h"
+#include "worker.h"
+#include "smtp_cmd.h"
+#include "smtp_data.h"
+#include "smtp_session.h"
+
+#define SMTP_OUT_MAX	(64 * 1024)	/* unread replies: stop reading */
+#define SMTP_IN_MAX	(64 * 1024)	/* pipelined input held */
+#define SMTP_PEER_HIGH	(1024 * 1024)	/* bytes queued to a peer */
+#define SMTP_THROTTLE_MS 100
+#define SMTP_MSGID_MAX	64
+#define SMTP_HELO_MAX	256
+#define SMTP_REPLY_MAX	1024
+/* IMSG_QUEUE_COMMIT must fit in one frame */
+#define SMTP_COMMIT_MAX	(IMSG_MAX_SIZE - IMSG_HDR_SIZE)
+
+enum smtp_state {
+	SMTP_S_COMMAND,		/* reading command lines */
+	SMTP_S_LOOKUP,		/* RCPT: waiting for lookupd */
+	SMTP_S_CREATE,		/* DATA: waiting for queued's message file */
+	SMTP_S_DATA,		/* streaming the message */
+	SMTP_S_COMMIT,		/* end of data: waiting for queued */
+	SMTP_S_CLOSING		/* last reply queued: close once written */
+};
+
+struct smtp_rcpt {
+	char	*rcpt;			/* final, after alias expansion */
+	char	*orig;			/* as given in RCPT TO */
+	char	*relay;
+};
+
+struct smtp_count {
+	unsigned	 ok, total;
+};
+
+struct smtp_session {
+	TAILQ_ENTRY(smtp_session) entry;
+	RB_ENTRY(smtp_session)	 node;		/* by reqid */
+	uint64_t		 reqid;		/* of the request in flight */
+	char			 id[9];
+	enum smtp_state		 state;
+	struct bufferevent	*bev;
+	struct event		*wait_ev;	/* a peer's answer is late */
+	char			 ip[INET6_ADDRSTRLEN];
+	unsigned		 port;
+	struct smtp_params	 p;
+
+	int			 esmtp;
+	char			 helo[SMTP_HELO_MAX];
+	unsigned		 errors;
+	int			 toolong;	/* skipping an overlong line */
+	int			 throttled;	/* peers congested */
+	int			 outblocked;	/* client not reading */
+	enum smtp_verb		 verb;		/* command being answered */
+	int			 answering;	/* verb awaits its final reply */
+	char			 last[16];	/* "lost connection after RCPT" */
+	struct smtp_count	 counts[SMTP_CMD_COUNT];
+
+	/* the transaction, cleared by session_reset() */
+	int			 mail;
+	char			 sender[ADDR_PATH_MAX];
+	char			 rcpt[ADDR_PATH_MAX];	/* being looked up */
+	char			 first[ADDR_PATH_MAX];	/* first accepted */
+	size_t			 norig;		/* accepted RCPT commands */
+	struct smtp_rcpt	*rcpts;
+	size_t			 nrcpts, rcptcap;
+	size_t			 commit_bytes;	/* size of the COMMIT so far */
+	char			 msgid[SMTP_MSGID_MAX];
+	int			 msgfd;
+	int			 msg_open;	/* created, not committed/aborted */
+	int			 queue_lost;	/* queued went down meanwhile */
+	struct smtp_data	*data;
+};
+
+TAILQ_HEAD(smtp_session_list, smtp_session);
+RB_HEAD(smtp_session_tree, smtp_session);
+
+static int	session_cmp(struct smtp_session *, struct smtp_session *);
+RB_PROTOTYPE(smtp_session_tree, smtp_session, node, session_cmp);
+RB_GENERATE(smtp_session_tree, smtp_session, node, session_cmp);
+
+static struct {
+	struct smtp_session_list list;
+	struct smtp_session_tree tree;
+	size_t			 count;
+	uint64_t		 reqid;
+	struct smtp_params	 params;
+	struct event		*throttle_ev;
+	void			(*on_close)(void);
+} smtp;
+
+static void	session_input(struct smtp_session *);
+static void	session_free(struct smtp_session *);
+static void	session_reply(struct smtp_session *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static int
+session_cmp(struct smtp_session *a, struct smtp_session *b)
+{
+	return a->reqid < b->reqid ? -1 : a->reqid > b->reqid;
+}
+
+static struct smtp_session *
+session_find(uint64_t reqid)
+{
+	struct smtp_session key;
+
+	key.reqid = reqid;
+	return RB_FIND(smtp_session_tree, &smtp.tree, &key);
+}
+
+/* A fresh request id for the next message to a peer. */
+static uint64_t
+session_request(struct smtp_session *s)
+{
+	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
+	s->reqid = ++smtp.reqid;
+	RB_INSERT(smtp_session_tree, &smtp.tree, s);
+	return s->reqid;
+}
+
+/*
+ * Reading: only in COMMAND and DATA, and not while the client does not
+ * read our replies or a peer link is congested.
+ */
+static void
+session_set_state(struct smtp_session *s, enum smtp_state state)
+{
+	struct timeval	 tv = { SMTP_TIMEOUT, 0 };
+
+	if (state != s->state && (state == SMTP_S_LOOKUP ||
+	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT))
+		evtimer_add(s->wait_ev, &tv);
+	else if (state != s->state)
+		evtimer_del(s->wait_ev);
+	s->state = state;
+	if ((state == SMTP_S_COMMAND || state == SMTP_S_DATA) &&
+	    !s->throttled && !s->outblocked)
+		bufferevent_enable(s->bev, EV_READ);
+	else
+		bufferevent_disable(s->bev, EV_READ);
+}
+
+/* Back to reading; handles what was pipelined meanwhile. */
+static void
+session_resume(struct smtp_session *s, enum smtp_state state)
+{
+	session_set_state(s, state);
+	session_input(s);
+}
+
+static int
+session_peers_congested(void)
+{
+	struct imsgev	*iev;
+
+	if ((iev = worker_peer(PROC_LOOKUPD)) != NULL &&
+	    imsgev_queued(iev) > SMTP_PEER_HIGH)
+		return 1;
+	if ((iev = worker_peer(PROC_QUEUED)) != NULL &&
+	    imsgev_queued(iev) > SMTP_PEER_HIGH)
+		return 1;
+	return 0;
+}
+
+static void
+throttle_arm(void)
+{
+	struct timeval	 tv = { 0, SMTP_THROTTLE_MS * 1000 };
+
+	if (!evtimer_pending(smtp.throttle_ev, NULL))
+		evtimer_add(smtp.throttle_ev, &tv);
+}
+
+static void
+throttle_check(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s;
+
+	if (session_peers_congested()) {
+		throttle_arm();
+		return;
+	}
+	TAILQ_FOREACH(s, &smtp.list, entry) {
+		if (!s->throttled)
+			continue;
+		s->throttled = 0;
+		session_resume(s, s->state);
+	}
+}
+
+/* 1 when this session must stop reading for now. */
+static int
+session_congested(struct smtp_session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+	    SMTP_OUT_MAX) {
+		s->outblocked = 1;	/* the write callback resumes */
+	} else if (session_peers_congested()) {
+		s->throttled = 1;
+		throttle_arm();
+	} else
+		return 0;
+	session_set_state(s, s->state);
+	return 1;
+}
+
+/*
+ * One reply line.  Counts the command as accepted on a final 2xx/3xx
+ * (354 is not final), and every final 4xx/5xx as an error.
+ */
+static void
+session_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char	 buf[SMTP_REPLY_MAX];
+	va_list	 ap;
+	int	 final;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	log_debug("%s: > %s", s->id, buf);
+	final = buf[3] != '-' && strncmp(buf, "354", 3) != 0;
+	if (final && buf[0] >= '4')
+		s->errors++;
+	if (final && s->answering) {
+		if (buf[0] < '4')
+			s->counts[s->verb].ok++;
+		s->answering = 0;
+	}
+	strlcat(buf, "\r\n", sizeof(buf));
+	evbuffer_add(bufferevent_get_output(s->bev), buf, strlen(buf));
+}
+
+/*
+ * Called right after the last reply: the write callback frees the
+ * session once that reply has been written.
+ */
+static void
+session_close(struct smtp_session *s)
+{
+	session_set_state(s, SMTP_S_CLOSING);
+}
+
+static void
+session_abort_msg(struct smtp_session *s)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+
+	if (!s->msg_open)
+		return;
+	s->msg_open = 0;
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
+		return;		/* queued restarts and cleans up */
+	mbuf_init(&m);
+	mbuf_add_u64(&m, s->reqid);
+	mbuf_add_str(&m, s->msgid);
+	imsgev_compose_mbuf(iev, IMSG_QUEUE_ABORT, 0, -1, &m);
+}
+
+/* Ends the transaction, like RSET. */
+static void
+session_reset(struct smtp_session *s)
+{
+	size_t	 i;
+
+	session_abort_msg(s);
+	if (s->msgfd != -1)
+		close(s->msgfd);
+	s->msgfd = -1;
+	free(s->data);
+	s->data = NULL;
+	for (i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].rcpt);
+		free(s->rcpts[i].orig);
+		free(s->rcpts[i].relay);
+	}
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = s->rcptcap = s->norig = 0;
+	s->mail = 0;
+	s->sender[0] = s->rcpt[0] = s->first[0] = s->msgid[0] = '\0';
+	s->commit_bytes = 0;
+	s->queue_lost = 0;
+}
+
+static void
+session_log_reject(struct smtp_session *s, const char *what,
+    const char *reply)
+{
+	if (s->rcpt[0] != '\0')
+		log_info("%s: reject: %s from [%s]: %s; from=<%s> to=<%s> "
+		    "helo=<%s>", s->id, what, s->ip, reply, s->sender,
+		    s->rcpt, s->helo);
+	else
+		log_info("%s: reject: %s from [%s]: %s; from=<%s> helo=<%s>",
+		    s->id, what, s->ip, reply, s->sender, s->helo);
+}
+
+/* A RCPT refused: reply and log line. */
+static void
+session_rcpt_reject(struct smtp_session *s, const char *fmt, ...)
+{
+	char	 buf[SMTP_REPLY_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	session_reply(s, "%s", buf);
+	session_log_reject(s, "RCPT", buf);
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
+{
+	if (smtp_cmd_helo(arg, s->helo, sizeof(s->helo)) == -1) {
+		session_reply(s, "501 5.5.4 Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	session_reset(s);
+	s->esmtp = esmtp;
+	if (!esmtp) {
+		session_reply(s, "250 %s", s->p.hostname);
+		return;
+	}
+	session_reply(s, "250-%s", s->p.hostname);
+	session_reply(s, "250-PIPELINING");
+	session_reply(s, "250-SIZE %llu",
+	    (unsigned long long)s->p.max_message_size);
+	session_reply(s, "250-8BITMIME");
+	session_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+/* Estimated size of the COMMIT before its recipients. */
+static size_t
+commit_base(struct smtp_session *s)
+{
+	return 8 + 4 + SMTP_MSGID_MAX + 4 + strlen(s->sender) +
+	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4;
+}
+
+static void
+cmd_mail(struct smtp_session *s, const char *arg)
+{
+	struct smtp_mail	 m;
+	char			 bad[SMTP_PARAM_MAX];
+
+	if (s->helo[0] == '\0') {
+		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->mail) {
+		session_reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	switch (smtp_cmd_mail(arg, &m, bad, sizeof(bad))) {
+	case SMTP_CMD_OK:
+		break;
+	case SMTP_CMD_ESYNTAX:
+		session_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	case SMTP_CMD_EPATH:
+		session_reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	case SMTP_CMD_EPARAM:
+		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
+		return;
+	case SMTP_CMD_EPARAMSYNTAX:
+		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
+		return;
+	case SMTP_CMD_ESIZE:
+		session_reply(s, "501 5.5.4 Bad message size syntax");
+		return;
+	}
+	if (m.has_size && s->p.max_message_size &&
+	    m.size > s->p.max_message_size) {
+		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	if (addr_format(&m.from, s->sender, sizeof(s->sender)) == -1) {
+		session_reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	s->mail = 1;
+	s->commit_bytes = commit_base(s);
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+cmd_rcpt(struct smtp_session *s, const char *arg)
+{
+	struct mailaddr	 a;
+	struct imsgev	*iev;
+	struct mbuf	 m;
+	char		 bad[SMTP_PARAM_MAX];
+
+	s->rcpt[0] = '\0';
+	if (!s->mail) {
+		session_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	switch (smtp_cmd_rcpt(arg, &a, bad, sizeof(bad))) {
+	case SMTP_CMD_OK:
+		break;
+	case SMTP_CMD_ESYNTAX:
+		session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	case SMTP_CMD_EPATH:
+	case SMTP_CMD_ESIZE:
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	case SMTP_CMD_EPARAM:
+		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
+		return;
+	case SMTP_CMD_EPARAMSYNTAX:
+		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
+		return;
+	}
+	if (addr_format(&a, s->rcpt, sizeof(s->rcpt)) == -1) {
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if (s->norig >= s->p.max_recipients) {
+		session_rcpt_reject(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if ((iev = worker_peer(PROC_LOOKUPD)) == NULL)
+		goto tempfail;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	mbuf_add_str(&m, s->ip);
+	mbuf_add_str(&m, s->sender);
+	mbuf_add_str(&m, s->rcpt);
+	if (imsgev_compose_mbuf(iev, IMSG_LKA_RCPT, 0, -1, &m) == -1)
+		goto tempfail;
+	session_set_state(s, SMTP_S_LOOKUP);
+	return;
+tempfail:
+	session_rcpt_reject(s, "451 4.3.0 <%s>: Temporary lookup failure",
+	    s->rcpt);
+}
+
+static void
+cmd_data(struct smtp_session *s, const char *arg)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+
+	if (*arg != '\0') {
+		session_reply(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (!s->mail) {
+		session_reply(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		session_reply(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
+		goto fail;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_CREATE, 0, -1, &m) == -1)
+		goto fail;
+	session_set_state(s, SMTP_S_CREATE);
+	return;
+fail:
+	session_reply(s, "451 4.3.0 Error: queue file write error");
+}
+
+static void
+cmd_noarg(struct smtp_session *s, const char *arg, const char *verb)
+{
+	session_reply(s, "501 5.5.4 Syntax: %s", verb);
+}
+
+static void
+session_set_last(struct smtp_session *s, enum smtp_verb verb)
+{
+	const char	*name = smtp_cmd_name(verb);
+	size_t		 i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < sizeof(s->last); i++)
+		s->last[i] = name[i] >= 'a' && name[i] <= 'z' ?
+		    name[i] - 'a' + 'A' : name[i];
+	s->last[i] = '\0';
+}
+
+static void
+session_command(struct smtp_session *s, char *line)
+{
+	struct smtp_cmd	 cmd;
+
+	smtp_cmd_parse(line, &cmd);
+	if (s->errors >= SMTP_MAX_ERRORS) {
+		log_info("%s: too many errors after %s from [%s]", s->id,
+		    s->last, s->ip);
+		session_reply(s, "421 4.7.0 %s Error: too many errors",
+		    s->p.hostname);
+		session_close(s);
+		return;
+	}
+	s->verb = cmd.verb;
+	s->answering = 1;
+	s->counts[cmd.verb].total++;
+	session_set_last(s, cmd.verb);
+	switch (cmd.verb) {
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+		cmd_helo(s, cmd.arg, cmd.verb == SMTP_CMD_EHLO);
+		break;
+	case SMTP_CMD_MAIL:
+		cmd_mail(s, cmd.arg);
+		break;
+	case SMTP_CMD_RCPT:
+		cmd_rcpt(s, cmd.arg);
+		break;
+	case SMTP_CMD_DATA:
+		cmd_data(s, cmd.arg);
+		break;
+	case SMTP_CMD_RSET:
+		if (*cmd.arg != '\0') {
+			cmd_noarg(s, cmd.arg, "RSET");
+			break;
+		}
+		session_reset(s);
+		session_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_CMD_NOOP:
+		session_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_CMD_QUIT:
+		session_reply(s, "221 2.0.0 Bye");
+		session_close(s);
+		break;
+	case SMTP_CMD_VRFY:
+		session_reply(s, "502 5.5.1 VRFY command is disabled");
+		break;
+	case SMTP_CMD_EXPN:
+		session_reply(s, "502 5.5.1 EXPN command is disabled");
+		break;
+	case SMTP_CMD_HELP:
+		session_reply(s, "214 2.0.0 See RFC 5321");
+		break;
+	case SMTP_CMD_STARTTLS:
+	case SMTP_CMD_AUTH:
+	case SMTP_CMD_BDAT:
+	case SMTP_CMD_ETRN:
+		session_reply(s, "502 5.5.1 Error: command not implemented");
+		break;
+	case SMTP_CMD_UNKNOWN:
+	case SMTP_CMD_COUNT:
+		session_reply(s, "500 5.5.2 Error: command not recognized");
+		break;
+	}
+}
+
+/* One command line from the input; 0 when none is complete yet. */
+static int
+session_read_command(struct smtp_session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, len;
+	char			 line[SMTP_LINE_MAX];
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (eol.pos == -1) {
+		if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+			/* keep reading up to its end, then say so */
+			evbuffer_drain(in, evbuffer_get_length(in));
+			s->toolong = 1;
+		}
+		return 0;
+	}
+	len = eol.pos;
+	if (s->toolong || len > SMTP_LINE_MAX - 2) {
+		evbuffer_drain(in, len + eol_len);
+		s->toolong = 0;
+		session_reply(s, "500 5.5.2 Error: line too long");
+		return 1;
+	}
+	evbuffer_remove(in, line, len);
+	evbuffer_drain(in, eol_len);
+	line[len] = '\0';
+	if (memchr(line, '\0', len) != NULL) {
+		session_reply(s, "500 5.5.2 Error: command not recognized");
+		return 1;
+	}
+	session_command(s, line);
+	return 1;
+}
+
+/* ---- DATA ---- */
+
+/* RFC 5321 4.4 trace header, RFC 5322 date. */
+static void
+session_received(struct smtp_session *s)
+{
+	char		 buf[2048], date[64], lit[INET6_ADDRSTRLEN + 8];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	int		 n;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	snprintf(lit, sizeof(lit), "%s%s", strchr(s->ip, ':') ? "IPv6:" : "",
+	    s->ip);
+	if (s->norig == 1)
+		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
+		    "\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
+		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    s->msgid, s->first, date);
+	else
+		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
+		    "\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
+		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    s->msgid, date);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		smtp_data_put(s->data, buf, n);
+}
+
+static void
+session_commit(struct smtp_session *s, uint64_t size)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+	size_t		 i;
+
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL || s->queue_lost)
+		goto fail;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	mbuf_add_str(&m, s->msgid);
+	mbuf_add_str(&m, s->sender);
+	mbuf_add_str(&m, s->helo);
+	mbuf_add_str(&m, s->ip);
+	mbuf_add_u64(&m, size);
+	mbuf_add_u32(&m, s->nrcpts);
+	for (i = 0; i < s->nrcpts; i++) {
+		mbuf_add_str(&m, s->rcpts[i].rcpt);
+		mbuf_add_str(&m, s->rcpts[i].orig);
+		mbuf_add_str(&m, s->rcpts[i].relay);
+	}
+	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_COMMIT, 0, -1, &m) == -1)
+		goto fail;
+	s->msg_open = 0;	/* queued owns it now */
+	session_set_state(s, SMTP_S_COMMIT);
+	return;
+fail:
+	log_warnx("%s: cannot commit: queued unavailable", s->msgid);
+	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_reset(s);
+	session_set_state(s, SMTP_S_COMMAND);
+}
+
+/* The end marker was read: answer, or commit and wait. */
+static void
+session_data_end(struct smtp_session *s)
+{
+	enum smtp_data_result	 r;
+	uint64_t		 size = s->data->size;
+	int			 err;
+	char			 reply[128];
+
+	r = smtp_data_finish(s->data);
+	err = s->data->err;
+	if (close(s->msgfd) == -1 && r == SD_OK) {
+		r = SD_WRITE_ERROR;
+		err = errno;
+	}
+	s->msgfd = -1;
+	if (r == SD_OK) {
+		session_commit(s, size);
+		return;
+	}
+	if (r == SD_TOOBIG)
+		strlcpy(reply, "552 5.3.4 Message size exceeds fixed limit",
+		    sizeof(reply));
+	else if (err == ENOSPC || err == EDQUOT)
+		strlcpy(reply, "452 4.3.1 Insufficient system storage",
+		    sizeof(reply));
+	else
+		strlcpy(reply, "451 4.3.0 Error: queue file write error",
+		    sizeof(reply));
+	if (r == SD_WRITE_ERROR)
+		log_warnx("%s: write error on the message file: %s",
+		    s->msgid, strerror(err));
+	log_info("%s: reject: END-OF-MESSAGE from [%s]: %s; from=<%s> "
+	    "size=%llu helo=<%s>", s->msgid, s->ip, reply, s->sender,
+	    (unsigned long long)size, s->helo);
+	session_reply(s, "%s", reply);
+	session_reset(s);
+	session_set_state(s, SMTP_S_COMMAND);
+}
+
+/* Feeds what was read to the DATA machine; 0 when the input is empty. */
+static int
+session_read_data(struct smtp_session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec	 v;
+	size_t			 n;
+
+	if (evbuffer_get_length(in) == 0 ||
+	    evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return 0;
+	n = smtp_data_feed(s->data, v.iov_base, v.iov_len);
+	evbuffer_drain(in, n);
+	if (smtp_data_done(s->data))
+		session_data_end(s);
+	return 1;
+}
+
+/* Handles the buffered input as far as the state allows. */
+static void
+session_input(struct smtp_session *s)
+{
+	for (;;) {
+		switch (s->state) {
+		case SMTP_S_COMMAND:
+			if (session_congested(s) ||
+			    !session_read_command(s))
+				return;
+			break;
+		case SMTP_S_DATA:
+			if (session_congested(s) || !session_read_data(s))
+				return;
+			break;
+		case SMTP_S_LOOKUP:
+		case SMTP_S_CREATE:
+		case SMTP_S_COMMIT:
+		case SMTP_S_CLOSING:
+			return;
+		}
+	}
+}
+
+/* ---- answers from the peers ---- */
+
+static int
+session_has_rcpt(struct smtp_session *s, const char *rcpt, const char *relay)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (strcmp(s->rcpts[i].rcpt, rcpt) == 0 &&
+		    strcmp(s->rcpts[i].relay, relay) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+session_add_rcpt(struct smtp_session *s, const struct smtp_expand *x)
+{
+	struct smtp_rcpt	*r;
+	size_t			 cap;
+
+	if (s->nrcpts == s->rcptcap) {
+		cap = s->rcptcap ? s->rcptcap * 2 : 8;
+		if ((r = reallocarray(s->rcpts, cap, sizeof(*r))) == NULL)
+			return -1;
+		s->rcpts = r;
+		s->rcptcap = cap;
+	}
+	r = &s->rcpts[s->nrcpts];
+	r->rcpt = strdup(x->rcpt);
+	r->orig = strdup(s->rcpt);
+	r->relay = strdup(x->relay);
+	if (r->rcpt == NULL || r->orig == NULL || r->relay == NULL) {
+		free(r->rcpt);
+		free(r->orig);
+		free(r->relay);
+		return -1;
+	}
+	s->nrcpts++;
+	s->commit_bytes += 12 + strlen(r->rcpt) + strlen(r->orig) +
+	    strlen(r->relay);
+	return 0;
+}
+
+/* LKA_RELAY: takes the expansion, deduplicated by (rcpt, relay). */
+static void
+session_rcpt_accept(struct smtp_session *s, const struct smtp_expand *x,
+    size_t n)
+{
+	size_t	 i, need = 0;
+
+	for (i = 0; i < n; i++)
+		if (!session_has_rcpt(s, x[i].rcpt, x[i].relay))
+			need += 12 + strlen(x[i].rcpt) + strlen(s->rcpt) +
+			    strlen(x[i].relay);
+	if (s->commit_bytes + need > SMTP_COMMIT_MAX) {
+		session_rcpt_reject(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (session_has_rcpt(s, x[i].rcpt, x[i].relay))
+			continue;
+		if (session_add_rcpt(s, &x[i]) == -1) {
+			log_warn("%s: recipient list", s->id);
+			session_rcpt_reject(s,
+			    "452 4.3.1 Insufficient system storage");
+			return;
+		}
+	}
+	if (s->norig++ == 0)
+		strlcpy(s->first, s->rcpt, sizeof(s->first));
+	session_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+session_printable(const char *in, char *out, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < len; i++)
+		out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+	out[i] = '\0';
+}
+
+void
+smtp_session_lka_result(uint64_t reqid, enum lka_status status,
+    const char *text, const struct smtp_expand *x, size_t n)
+{
+	struct smtp_session	*s;
+	char			 t[256];
+
+	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_LOOKUP) {
+		log_debug("stale lookup result %llu", (unsigned long long)reqid);
+		return;
+	}
+	session_printable(text, t, sizeof(t));
+	switch (status) {
+	case LKA_RELAY:
+		if (n > 0) {
+			session_rcpt_accept(s, x, n);
+			break;
+		}
+		log_warnx("%s: lookupd relays <%s> to no one", s->id, s->rcpt);
+		/* FALLTHROUGH */
+	case LKA_TEMPFAIL:
+		session_rcpt_reject(s, "451 4.3.0 <%s>: Temporary lookup "
+		    "failure", s->rcpt);
+		break;
+	case LKA_UNKNOWN_USER:
+		session_rcpt_reject(s, "550 5.1.1 <%s>: Recipient address "
+		    "rejected: %s", s->rcpt, t[0] ? t : "User unknown");
+		break;
+	case LKA_RELAY_DENIED:
+		session_rcpt_reject(s, "554 5.7.1 <%s>: Relay access denied",
+		    s->rcpt);
+		break;
+	case LKA_REJECT:
+		session_rcpt_reject(s, "550 5.7.1 <%s>: Recipient address "
+		    "rejected: %s", s->rcpt, t[0] ? t : "Access denied");
+		break;
+	}
+	session_resume(s, SMTP_S_COMMAND);
+}
+
+static void
+session_abort_stale(uint64_t reqid, const char *msgid, int fd)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+
+	if (fd != -1)
+		close(fd);
+	log_debug("%s: stale message, aborting", msgid);
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
+		return;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, reqid);
+	mbuf_add_str(&m, msgid);
+	imsgev_compose_mbuf(iev, IMSG_QUEUE_ABORT, 0, -1, &m);
+}
+
+void
+smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd)
+{
+	struct smtp_session	*s;
+
+	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_CREATE) {
+		session_abort_stale(reqid, msgid, fd);
+		return;
+	}
+	strlcpy(s->msgid, msgid, sizeof(s->msgid));
+	s->msgfd = fd;
+	s->msg_open = 1;
+	log_info("%s: client=[%s]", s->msgid, s->ip);
+	if ((s->data = malloc(sizeof(*s->data))) == NULL) {
+		log_warn("%s: data buffer", s->msgid);
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+		session_reset(s);
+		session_resume(s, SMTP_S_COMMAND);
+		return;
+	}
+	smtp_data_init(s->data, fd, s->p.max_message_size);
+	session_received(s);
+	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	session_resume(s, SMTP_S_DATA);
+}
+
+void
+smtp_session_queue_create_failed(uint64_t reqid)
+{
+	struct smtp_session	*s;
+
+	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_CREATE)
+		return;
+	log_warnx("%s: queued could not create a message", s->id);
+	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_resume(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_queue_committed(uint64_t reqid, const char *msgid, int ok)
+{
+	struct smtp_session	*s;
+
+	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_COMMIT) {
+		log_info("%s: client went away before the %s", msgid,
+		    ok ? "250 reply (message queued)" : "failure reply");
+		return;
+	}
+	if (ok) {
+		session_reply(s, "250 2.0.0 Ok: queued as %s", s->msgid);
+		s->errors = 0;	/* the limit is on errors without mail */
+	} else {
+		log_warnx("%s: queued could not commit", s->msgid);
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+	}
+	session_reset(s);
+	session_resume(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_peer_up(enum proc_id peer)
+{
+}
+
+void
+smtp_session_peer_down(enum proc_id peer)
+{
+	struct smtp_session	*s;
+
+	TAILQ_FOREACH(s, &smtp.list, entry) {
+		if (peer == PROC_LOOKUPD && s->state == SMTP_S_LOOKUP) {
+			session_rcpt_reject(s, "451 4.3.0 <%s>: Temporary "
+			    "lookup failure", s->rcpt);
+			session_resume(s, SMTP_S_COMMAND);
+		} else if (peer == PROC_QUEUED && (s->state == SMTP_S_CREATE ||
+		    s->state == SMTP_S_COMMIT)) {
+			session_reply(s,
+			    "451 4.3.0 Error: queue file write error");
+			s->msg_open = 0;
+			session_reset(s);
+			session_resume(s, SMTP_S_COMMAND);
+		} else if (peer == PROC_QUEUED && s->state == SMTP_S_DATA) {
+			s->queue_lost = 1;	/* answered at the end */
+			s->msg_open = 0;
+		}
+	}
+}
+
+/* A peer did not answer in time: a temporary failure, like a dead link. */
+static void
+session_wait_timeout(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	switch (s->state) {
+	case SMTP_S_LOOKUP:
+		log_warnx("%s: no answer from lookupd for <%s>", s->id,
+		    s->rcpt);
+		session_rcpt_reject(s, "451 4.3.0 <%s>: Temporary lookup "
+		    "failure", s->rcpt);
+		break;
+	case SMTP_S_CREATE:
+	case SMTP_S_COMMIT:
+		log_warnx("%s: no answer from queued", s->id);
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+		s->msg_open = 0;	/* a late answer is aborted as stale */
+		session_reset(s);
+		break;
+	case SMTP_S_COMMAND:
+	case SMTP_S_DATA:
+	case SMTP_S_CLOSING:
+		return;
+	}
+	session_resume(s, SMTP_S_COMMAND);
+}
+
+/* ---- the connection ---- */
+
+static void
+session_readcb(struct bufferevent *bev, void *arg)
+{
+	session_input(arg);
+}
+
+static void
+session_writecb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s->state == SMTP_S_CLOSING) {
+		session_free(s);
+		return;
+	}
+	if (s->outblocked) {
+		s->outblocked = 0;
+		session_resume(s, s->state);
+	}
+}
+
+static void
+session_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s->state != SMTP_S_CLOSING && (what & BEV_EVENT_TIMEOUT) &&
+	    (what & BEV_EVENT_READING)) {
+		log_info("%s: timeout after %s from [%s]", s->id, s->last,
+		    s->ip);
+		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->p.hostname);
+		session_close(s);
+		return;
+	}
+	if (s->state == SMTP_S_DATA && s->data != NULL)
+		log_info("%s: lost connection after DATA (%llu bytes) from "
+		    "[%s]", s->id, (unsigned long long)s->data->size, s->ip);
+	else if (s->state != SMTP_S_CLOSING)
+		log_info("%s: %s after %s from [%s]", s->id,
+		    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "lost connection",
+		    s->last, s->ip);
+	session_free(s);
+}
+
+static void
+session_log_disconnect(struct smtp_session *s)
+{
+	static const enum smtp_verb order[] = {
+		SMTP_CMD_HELO, SMTP_CMD_EHLO, SMTP_CMD_STARTTLS,
+		SMTP_CMD_AUTH, SMTP_CMD_MAIL, SMTP_CMD_RCPT, SMTP_CMD_DATA,
+		SMTP_CMD_BDAT, SMTP_CMD_RSET, SMTP_CMD_NOOP, SMTP_CMD_VRFY,
+		SMTP_CMD_EXPN, SMTP_CMD_ETRN, SMTP_CMD_HELP, SMTP_CMD_QUIT,
+		SMTP_CMD_UNKNOWN
+	};
+	char		 buf[512], one[48];
+	unsigned	 ok = 0, total = 0;
+	size_t		 i;
+	struct smtp_count *c;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		c = &s->counts[order[i]];
+		if (c->total == 0)
+			continue;
+		ok += c->ok;
+		total += c->total;
+		if (c->ok == c->total)
+			snprintf(one, sizeof(one), " %s=%u",
+			    smtp_cmd_name(order[i]), c->total);
+		else
+			snprintf(one, sizeof(one), " %s=%u/%u",
+			    smtp_cmd_name(order[i]), c->ok, c->total);
+		strlcat(buf, one, sizeof(buf));
+	}
+	if (ok == total)
+		snprintf(one, sizeof(one), " commands=%u", total);
+	else
+		snprintf(one, sizeof(one), " commands=%u/%u", ok, total);
+	strlcat(buf, one, sizeof(buf));
+	log_info("%s: disconnect from [%s]:%u%s", s->id, s->ip, s->port, buf);
+}
+
+static void
+session_free(struct smtp_session *s)
+{
+	session_log_disconnect(s);
+	session_reset(s);
+	TAILQ_REMOVE(&smtp.list, s, entry);
+	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
+	event_free(s->wait_ev);
+	bufferevent_free(s->bev);
+	free(s);
+	smtp.count--;
+	if (smtp.on_close != NULL)
+		smtp.on_close();
+}
+
+/* Numeric address and port; IPv4-mapped IPv6 shown as IPv4. */
+static int
+session_peer_addr(struct smtp_session *s, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const void			*a;
+
+	if (sa->sa_family == AF_INET && salen >= sizeof(*sin)) {
+		s->port = ntohs(sin->sin_port);
+		a = &sin->sin_addr;
+		return inet_ntop(AF_INET, a, s->ip, sizeof(s->ip)) ? 0 : -1;
+	}
+	if (sa->sa_family != AF_INET6 || salen < sizeof(*sin6))
+		return -1;
+	s->port = ntohs(sin6->sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		a = &sin6->sin6_addr.s6_addr[12];
+		return inet_ntop(AF_INET, a, s->ip, sizeof(s->ip)) ? 0 : -1;
+	}
+	a = &sin6->sin6_addr;
+	return inet_ntop(AF_INET6, a, s->ip, sizeof(s->ip)) ? 0 : -1;
+}
+
+void
+smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct smtp_session	*s;
+	struct timeval		 tv = { SMTP_TIMEOUT, 0 };
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		close(fd);
+		return;
+	}
+	s->msgfd = -1;
+	s->p = smtp.params;
+	strlcpy(s->last, "CONNECT", sizeof(s->last));
+	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
+	if (session_peer_addr(s, sa, salen) == -1 ||
+	    (s->wait_ev = evtimer_new(worker_base(), session_wait_timeout,
+	    s)) == NULL ||
+	    (s->bev = bufferevent_socket_new(worker_base(), fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("session: cannot set up the connection");
+		if (s->wait_ev != NULL)
+			event_free(s->wait_ev);
+		close(fd);
+		free(s);
+		return;
+	}
+	bufferevent_setcb(s->bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_MAX);
+	s->reqid = ++smtp.reqid;
+	RB_INSERT(smtp_session_tree, &smtp.tree, s);
+	TAILQ_INSERT_TAIL(&smtp.list, s, entry);
+	smtp.count++;
+	log_info("%s: connect from [%s]:%u", s->id, s->ip, s->port);
+	session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
+	bufferevent_enable(s->bev, EV_WRITE);
+	session_set_state(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_init(void (*on_close)(void))
+{
+	TAILQ_INIT(&smtp.list);
+	RB_INIT(&smtp.tree);
+	smtp.on_close = on_close;
+	if ((smtp.throttle_ev = evtimer_new(worker_base(), throttle_check,
+	    NULL)) == NULL)
+		fatalx("session: evtimer_new");
+}
+
+void
+smtp_session_params(const struct smtp_params *p)
+{
+	smtp.params = *p;
+}
+
+size_t
+smtp_session_count(void)
+{
+	return smtp.count;
+}

@@ -1,0 +1,56 @@
+/*
+ * One SMTP client session: the protocol state machine (smtp_session.c).
+ * smtp.c accepts connections and decodes the answers of lookupd and
+ * queued; it hands them here by request id.  A session never blocks: it
+ * stops reading while it waits for a peer, and the commands the client
+ * pipelined stay buffered until the answer came.
+ */
+#ifndef MXGATE_SMTP_SESSION_H
+#define MXGATE_SMTP_SESSION_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "proto.h"
+
+#define SMTP_MAX_ERRORS		20	/* then 421 */
+#ifndef SMTP_TIMEOUT			/* tests build with a short one */
+#define SMTP_TIMEOUT		300	/* seconds, per read and write */
+#endif
+
+/* What a new session takes from the config; reloads affect new ones only. */
+struct smtp_params {
+	char		hostname[CONF_STR_MAX];
+	uint64_t	max_message_size;
+	uint32_t	max_recipients;
+};
+
+/* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
+struct smtp_expand {
+	char	*rcpt;
+	char	*relay;
+};
+
+/* on_close: called after a session ended (to resume accepting). */
+void	smtp_session_init(void (*on_close)(void));
+void	smtp_session_params(const struct smtp_params *);
+size_t	smtp_session_count(void);
+/* Takes the accepted socket; closes it on failure. */
+void	smtp_session_new(int fd, const struct sockaddr *, socklen_t);
+
+/* Answers from the peers, matched by request id; unknown ids are stale. */
+void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
+	    const char *text, const struct smtp_expand *, size_t n);
+/* Takes fd; the message of a stale answer is closed and aborted. */
+void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
+void	smtp_session_queue_create_failed(uint64_t reqid);
+void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
+	    int ok);
+void	smtp_session_peer_up(enum proc_id);
+void	smtp_session_peer_down(enum proc_id);
+
+#endif
