@@ -22,6 +22,7 @@ ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS_BASE	 = -levent -lbsd -lseccomp
 LIBS_TLS	 = -ltls
 LIBS_LDAP	 = -lldap -llber
+LIBS_CDB	 = -lcdb
 
 COMMON_SRCS	 = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
@@ -75,17 +76,17 @@ smtpd/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a
 smtpd/mxgate-smtpd: smtpd/smtp.o smtpd/libsmtpd.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 lookupd/mxgate-lookupd: lookupd/lookupd.o lookupd/liblookupd.a common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
 queued/mxgate-queued: queued/queued.o queued/libqueued.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
 mtad/mxgate-mtad: mtad/mtad.o mtad/libmtad.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 smtpctl/smtpctl: smtpctl/smtpctl.o smtpctl/libsmtpctl.a common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CDB) $(LIBS_BASE)
 
 regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS_PROC) common/libcommon.a \
-	    $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_BASE)
+	    $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
 
 unit: $(UNIT_PROGS)
 
@@ -105,6 +106,17 @@ check: test-deps users
 	$(MAKE) all unit
 	@sh regress/run
 
+# Not part of check: each has its own time budget.
+fuzz: test-deps
+	@sh regress/fuzz/run
+
+asan: test-deps users
+	@sh regress/asan
+
+bench: test-deps users
+	$(MAKE) all
+	@sh bench/run
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -123,7 +135,7 @@ clean:
 	    */*.o */*.d */*.a regress/unit/*.o regress/unit/*.d
 	rm -rf regress/tmp
 
-.PHONY: all unit deps test-deps users run check install clean
+.PHONY: all unit deps test-deps users run check fuzz asan bench install clean
 .SUFFIXES:
 .SECONDARY:
 
