@@ -16,14 +16,18 @@
  *    - invalid: LKA_UNKNOWN_USER "User unknown" (with show-table-name:
  *      "User unknown in relay recipient table <first recipients table>");
  *    - valid: the aliases are expanded (lka_alias.c) and each final
- *      recipient gets a relay (see 5).  Expanded addresses are not
+ *      recipient gets a relay (see 6).  Expanded addresses are not
  *      validated again: aliases are trusted configuration.
  * 3. Else, if the client address is in the networks of a `relay from`
  *    rule (first match): LKA_RELAY to the recipient as it is (no alias
  *    expansion: its domain is not one we relay for), relay by that
- *    rule's via (see 5).
- * 4. Else LKA_RELAY_DENIED "Relay access denied".
- * 5. Relay of a final recipient: the rule's literal via, else its via
+ *    rule's via (see 6).
+ * 4. Else, for a bare <postmaster> (which RFC 5321 4.5.1 says must
+ *    always be accepted) whose origin domain is not relayed: the first
+ *    `relay for` rule takes it as in 2, except that an address its
+ *    tables do not list is relayed as it is instead of refused.
+ * 5. Else LKA_RELAY_DENIED "Relay access denied".
+ * 6. Relay of a final recipient: the rule's literal via, else its via
  *    table looked up with "local@domain", the domain, ".parent" for each
  *    parent domain, then "*"; else "smtp:<domain>".  Values "smtp:hop",
  *    "relay:hop", ":hop" give "smtp:hop" (an empty hop is the domain);
@@ -287,6 +291,29 @@ lka_relay_for(struct lka_tables *lt, struct lka_rule *rule, const char *addr,
 	lka_route(rule, out);
 }
 
+/* Rule 4: the bare postmaster of an origin we do not relay for.  0 when
+ * decided, -1 when there is no `relay for` rule to take it. */
+static int
+lka_postmaster(struct lka_tables *lt, const char *addr, struct lka_result *out)
+{
+	struct lka_rule	*rule;
+	size_t		 i;
+
+	for (i = 0; i < lt->nrules; i++) {
+		rule = &lt->rules[i];
+		if (rule->kind != RULE_RELAY_FOR)
+			continue;
+		if (lka_valid(lt, rule, addr) != 0)
+			lka_relay_for(lt, rule, addr, out);
+		else if (lka_result_add(out, addr) == 0)
+			lka_route(rule, out);
+		else
+			lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
+		return 0;
+	}
+	return -1;
+}
+
 /* Whether the client is in the rule's networks: 1, 0, -1 table failed. */
 static int
 lka_from_match(struct lka_rule *rule, const char *client,
@@ -364,6 +391,8 @@ lka_decide(struct lka_tables *lt, const char *client, const char *sender,
 			return 0;
 		}
 	}
+	if (strchr(rcpt, '@') == NULL && lka_postmaster(lt, addr, out) == 0)
+		return 0;
 	lka_result_set(out, LKA_RELAY_DENIED, "Relay access denied");
 	return 0;
 }

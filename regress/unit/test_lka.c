@@ -526,6 +526,12 @@ t_parsed(void)
 	    "x@example.com", "RELAY |x@example.com smtp:[192.168.1.10]:25");
 	expect(lt, "sample: relay denied", out, "x@example.com",
 	    "RELAY_DENIED Relay access denied");
+	expect(lt, "sample: bare postmaster of an unrelayed origin accepted "
+	    "from outside (RFC 5321 4.5.1)", out, "postmaster",
+	    "RELAY |postmaster@example.com smtp:[192.168.1.10]:25");
+	expect(lt, "sample: qualified postmaster of an unrelayed origin "
+	    "still denied", out, "postmaster@example.com",
+	    "RELAY_DENIED Relay access denied");
 	lka_free(lt);
 	conf_free(&c);
 }
