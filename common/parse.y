@@ -49,6 +49,8 @@
 #include <bsd/string.h>
 
 #include "config.h"
+#include "log.h"
+#include "netaddr.h"
 
 #define PARSE_INCLUDE_MAX	8	/* nesting depth of include */
 #define PARSE_TOKEN_MAX		8192	/* longest word or quoted string */
@@ -349,6 +351,22 @@ string		: STRING
  * Errors and memory.
  */
 
+/* Errors go to stderr, or to syslog once a daemon has detached. */
+static void __attribute__((format(printf, 1, 2)))
+report(const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_to_stderr())
+		fprintf(stderr, "%s\n", line);
+	else
+		log_warnx("%s", line);
+}
+
 static void
 perr(struct pfile *f, int lineno, const char *fmt, ...)
 {
@@ -358,7 +376,7 @@ perr(struct pfile *f, int lineno, const char *fmt, ...)
 	if (ps.giveup)
 		return;
 	if (++ps.errors > PARSE_ERRORS_MAX) {
-		fprintf(stderr, "%s:%d: too many errors, giving up\n",
+		report("%s:%d: too many errors, giving up",
 		    f != NULL ? f->name : "?", lineno);
 		ps.giveup = 1;
 		return;
@@ -366,8 +384,7 @@ perr(struct pfile *f, int lineno, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s:%d: %s\n", f != NULL ? f->name : "?", lineno,
-	    msg);
+	report("%s:%d: %s", f != NULL ? f->name : "?", lineno, msg);
 }
 
 static void *
@@ -616,7 +633,7 @@ fail:
 		    strerror(saved));
 	else {
 		ps.errors++;
-		fprintf(stderr, "%s: %s\n", path, strerror(saved));
+		report("%s: %s", path, strerror(saved));
 	}
 	return NULL;
 }
@@ -1297,29 +1314,11 @@ nomem:
 
 /* Entry of a networks table: IPv4 or IPv6 address, optional /prefix. */
 static int
-valid_network(const char *s)
+valid_network(const char *s, char *why, size_t whysz)
 {
-	char		 addr[INET6_ADDRSTRLEN + 1];
-	unsigned char	 buf[sizeof(struct in6_addr)];
-	const char	*slash, *end;
-	uint64_t	 bits, max;
-	size_t		 len;
+	struct netaddr net;
 
-	slash = strchr(s, '/');
-	len = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (len >= sizeof(addr))
-		return 0;
-	memcpy(addr, s, len);
-	addr[len] = '\0';
-	if (inet_pton(AF_INET, addr, buf) == 1)
-		max = 32;
-	else if (inet_pton(AF_INET6, addr, buf) == 1)
-		max = 128;
-	else
-		return 0;
-	if (slash == NULL)
-		return 1;
-	return parse_number(slash + 1, max, &bits, &end) == 0 && *end == '\0';
+	return netaddr_parse(s, &net, why, whysz) == 0;
 }
 
 static void
@@ -1327,15 +1326,15 @@ check_networks(struct table_conf *t)
 {
 	struct tabdef	*d = tabdef_find(t);
 	size_t		 i;
+	char		 why[256];
 
 	if (d == NULL || d->checked || t->type != TABLE_INLINE)
 		return;
 	d->checked = 1;
 	for (i = 0; i < t->nvalues; i++)
-		if (!valid_network(t->values[i]))
-			perr(d->file, d->lineno, "table %s: invalid network "
-			    "\"%s\" (used by relay from)", t->name,
-			    t->values[i]);
+		if (!valid_network(t->values[i], why, sizeof(why)))
+			perr(d->file, d->lineno, "table %s: %s (used by relay "
+			    "from)", t->name, why);
 }
 
 /*
@@ -1566,7 +1565,7 @@ conf_parse_buffer(struct mxgate_conf *conf, const char *text, size_t len,
 
 	parse_reset(conf);
 	if ((f = pfile_new(name)) == NULL) {
-		fprintf(stderr, "%s: out of memory\n", name);
+		report("%s: out of memory", name);
 		return parse_run(NULL);
 	}
 	f->buf = text;

@@ -60,7 +60,7 @@
 struct lka_rule {
 	enum rule_kind		 kind;
 	struct table		*match;		/* domains or networks */
-	struct lka_netlist	 nets;		/* relay from, listed tables */
+	struct netlist	 nets;		/* relay from, listed tables */
 	struct table		*recipients[CONF_RULE_TABLES];
 	size_t			 nrecipients;
 	struct table		*aliases;
@@ -317,12 +317,12 @@ lka_postmaster(struct lka_tables *lt, const char *addr, struct lka_result *out)
 /* Whether the client is in the rule's networks: 1, 0, -1 table failed. */
 static int
 lka_from_match(struct lka_rule *rule, const char *client,
-    const struct lka_net *ca)
+    const struct netaddr *ca)
 {
 	enum table_res r;
 
 	if (table_can_list(rule->match))
-		return lka_netlist_match(&rule->nets, ca);
+		return netlist_match(&rule->nets, ca);
 	/* a directory cannot be listed: the address itself is the key */
 	if ((r = table_lookup(rule->match, client, NULL)) == TABLE_FAIL)
 		return -1;
@@ -352,7 +352,7 @@ int
 lka_decide(struct lka_tables *lt, const char *client, const char *sender,
     const char *rcpt, struct lka_result *out)
 {
-	struct lka_net	 ca;
+	struct netaddr	 ca;
 	struct lka_rule	*rule;
 	char		 addr[LKA_ADDR_MAX];
 	const char	*domain;
@@ -361,7 +361,7 @@ lka_decide(struct lka_tables *lt, const char *client, const char *sender,
 
 	out->nrcpts = 0;
 	lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
-	if (lka_net_addr(client, &ca) == -1 ||
+	if (netaddr_host(client, &ca) == -1 ||
 	    lka_qualify(lt, rcpt, addr, sizeof(addr)) == -1)
 		return -1;
 	domain = strrchr(addr, '@') + 1;
@@ -403,7 +403,7 @@ struct lka_check {
 	struct table	*t;
 	const char	*origin;
 	int		 kind;		/* 'n' networks, 'a' aliases, 't' via */
-	struct lka_netlist *nets;
+	struct netlist *nets;
 	char		*err;
 	size_t		 errsz;
 };
@@ -418,7 +418,7 @@ lka_check_entry(void *arg, const char *key, const char *value, size_t lineno)
 
 	switch (c->kind) {
 	case 'n':
-		rc = lka_netlist_add(c->nets, key, why, sizeof(why));
+		rc = netlist_add(c->nets, key, why, sizeof(why));
 		break;
 	case 'a':
 		rc = lka_alias_check(value, c->origin, why, sizeof(why));
@@ -442,7 +442,7 @@ lka_check_entry(void *arg, const char *key, const char *value, size_t lineno)
 /* Check every entry of t for its use (kind, see struct lka_check). */
 static int
 lka_check_table(struct lka_tables *lt, struct table *t, int kind,
-    struct lka_netlist *nets, char *err, size_t errsz)
+    struct netlist *nets, char *err, size_t errsz)
 {
 	struct lka_check c = { t, lt->origin, kind, nets, err, errsz };
 
@@ -600,7 +600,7 @@ lka_free(struct lka_tables *lt)
 	if (lt == NULL)
 		return;
 	for (i = 0; i < lt->nrules; i++)
-		lka_netlist_free(&lt->rules[i].nets);
+		netlist_free(&lt->rules[i].nets);
 	for (i = 0; i < lt->ntables; i++)
 		table_close(lt->tables[i]);
 	free(lt->rules);

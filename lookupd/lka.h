@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "netaddr.h"
 #include "proto.h"
 #include "table.h"
 
@@ -75,27 +76,5 @@ enum lka_status	 lka_alias_expand(struct table *, const char *origin,
 int		 lka_alias_check(const char *value, const char *origin,
 		    char *why, size_t whysz);
 
-/* lka_net.c */
-struct lka_net {
-	int		family;		/* AF_INET, AF_INET6 */
-	uint8_t		addr[16];
-	unsigned	prefix;
-};
-
-struct lka_netlist {
-	struct lka_net	*v;
-	size_t		 n, cap;
-};
-
-int		 lka_net_addr(const char *, struct lka_net *);
-int		 lka_net_parse(const char *, struct lka_net *, char *why,
-		    size_t whysz);
-int		 lka_net_match(const struct lka_net *net,
-		    const struct lka_net *addr);
-int		 lka_netlist_add(struct lka_netlist *, const char *, char *why,
-		    size_t whysz);
-int		 lka_netlist_match(const struct lka_netlist *,
-		    const struct lka_net *);
-void		 lka_netlist_free(struct lka_netlist *);
 
 #endif

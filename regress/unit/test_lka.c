@@ -729,28 +729,28 @@ t_overlong_file(void)
 static void
 t_net(void)
 {
-	struct lka_net	net, a;
+	struct netaddr	net, a;
 	char		why[256];
 
-	T_OK(lka_net_parse("0.0.0.0/0", &net, why, sizeof(why)) == 0 &&
-	    lka_net_addr("203.0.113.9", &a) == 0 && lka_net_match(&net, &a),
+	T_OK(netaddr_parse("0.0.0.0/0", &net, why, sizeof(why)) == 0 &&
+	    netaddr_host("203.0.113.9", &a) == 0 && netaddr_match(&net, &a),
 	    "0.0.0.0/0 matches everything IPv4");
-	T_OK(lka_net_parse("::/0", &net, why, sizeof(why)) == 0 &&
-	    lka_net_addr("2001:db8::1", &a) == 0 && lka_net_match(&net, &a),
+	T_OK(netaddr_parse("::/0", &net, why, sizeof(why)) == 0 &&
+	    netaddr_host("2001:db8::1", &a) == 0 && netaddr_match(&net, &a),
 	    "::/0 matches IPv6");
-	T_OK(lka_net_parse("192.168.1.128/25", &net, why, sizeof(why)) == 0 &&
-	    lka_net_addr("192.168.1.200", &a) == 0 && lka_net_match(&net, &a) &&
-	    lka_net_addr("192.168.1.127", &a) == 0 && !lka_net_match(&net, &a),
+	T_OK(netaddr_parse("192.168.1.128/25", &net, why, sizeof(why)) == 0 &&
+	    netaddr_host("192.168.1.200", &a) == 0 && netaddr_match(&net, &a) &&
+	    netaddr_host("192.168.1.127", &a) == 0 && !netaddr_match(&net, &a),
 	    "/25 boundary");
-	T_OK(lka_net_parse("::ffff:10.0.0.0/104", &net, why, sizeof(why)) ==
-	    0 && lka_net_addr("10.9.8.7", &a) == 0 && lka_net_match(&net, &a),
+	T_OK(netaddr_parse("::ffff:10.0.0.0/104", &net, why, sizeof(why)) ==
+	    0 && netaddr_host("10.9.8.7", &a) == 0 && netaddr_match(&net, &a),
 	    "IPv4 client matches an IPv4-mapped IPv6 entry");
-	T_OK(lka_net_addr("fe80::1%eth0", &a) == 0 && a.family != 0,
+	T_OK(netaddr_host("fe80::1%eth0", &a) == 0 && a.family != 0,
 	    "client address with a scope");
-	T_OK(lka_net_parse("10.0.0.0/08", &net, why, sizeof(why)) == -1 &&
-	    lka_net_parse("10.0.0.0/", &net, why, sizeof(why)) == -1 &&
-	    lka_net_parse("10.0.0/8", &net, why, sizeof(why)) == -1 &&
-	    lka_net_parse("10.0.0.0/-1", &net, why, sizeof(why)) == -1,
+	T_OK(netaddr_parse("10.0.0.0/08", &net, why, sizeof(why)) == -1 &&
+	    netaddr_parse("10.0.0.0/", &net, why, sizeof(why)) == -1 &&
+	    netaddr_parse("10.0.0/8", &net, why, sizeof(why)) == -1 &&
+	    netaddr_parse("10.0.0.0/-1", &net, why, sizeof(why)) == -1,
 	    "strict prefix syntax");
 }
 

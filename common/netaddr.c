@@ -19,7 +19,7 @@
 
 #include <bsd/string.h>
 
-#include "lka.h"
+#include "netaddr.h"
 
 static const uint8_t v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
@@ -28,7 +28,7 @@ static const uint8_t v4mapped[12] = {
 /* Numeric address only: "192.0.2.1", "2001:db8::1", "[2001:db8::1]",
  * "fe80::1%eth0" (scope dropped).  0 or -1. */
 int
-lka_net_addr(const char *s, struct lka_net *a)
+netaddr_host(const char *s, struct netaddr *a)
 {
 	char	buf[INET6_ADDRSTRLEN + 64], *p;
 	size_t	len = strlen(s);
@@ -59,7 +59,7 @@ lka_net_addr(const char *s, struct lka_net *a)
 
 /* Whether the first bits of a and b agree. */
 static int
-lka_net_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+netaddr_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
 {
 	unsigned	full = bits / 8, rest = bits % 8;
 	uint8_t		mask;
@@ -73,17 +73,17 @@ lka_net_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
 }
 
 int
-lka_net_parse(const char *s, struct lka_net *net, char *why, size_t whysz)
+netaddr_parse(const char *s, struct netaddr *net, char *why, size_t whysz)
 {
 	char		 buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	unsigned long	 bits;
-	struct lka_net	 masked;
+	struct netaddr	 masked;
 
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
 		goto bad;
 	if ((slash = strchr(buf, '/')) != NULL)
 		*slash++ = '\0';
-	if (strchr(buf, '%') != NULL || lka_net_addr(buf, net) == -1)
+	if (strchr(buf, '%') != NULL || netaddr_host(buf, net) == -1)
 		goto bad;
 	if (slash == NULL)
 		return 0;
@@ -114,31 +114,31 @@ bad:
 }
 
 int
-lka_net_match(const struct lka_net *net, const struct lka_net *a)
+netaddr_match(const struct netaddr *net, const struct netaddr *a)
 {
 	uint8_t mapped[16];
 
 	if (net->family == a->family)
-		return lka_net_prefix_eq(net->addr, a->addr, net->prefix);
+		return netaddr_prefix_eq(net->addr, a->addr, net->prefix);
 	if (net->family == AF_INET &&
 	    memcmp(a->addr, v4mapped, sizeof(v4mapped)) == 0)
-		return lka_net_prefix_eq(net->addr, a->addr + 12, net->prefix);
+		return netaddr_prefix_eq(net->addr, a->addr + 12, net->prefix);
 	if (net->family == AF_INET6) {
 		memcpy(mapped, v4mapped, sizeof(v4mapped));
 		memcpy(mapped + 12, a->addr, 4);
-		return lka_net_prefix_eq(net->addr, mapped, net->prefix);
+		return netaddr_prefix_eq(net->addr, mapped, net->prefix);
 	}
 	return 0;
 }
 
 int
-lka_netlist_add(struct lka_netlist *l, const char *s, char *why,
+netlist_add(struct netlist *l, const char *s, char *why,
     size_t whysz)
 {
-	struct lka_net	net, *v;
+	struct netaddr	net, *v;
 	size_t		cap;
 
-	if (lka_net_parse(s, &net, why, whysz) == -1)
+	if (netaddr_parse(s, &net, why, whysz) == -1)
 		return -1;
 	if (l->n == l->cap) {
 		cap = l->cap ? l->cap * 2 : 8;
@@ -154,18 +154,18 @@ lka_netlist_add(struct lka_netlist *l, const char *s, char *why,
 }
 
 int
-lka_netlist_match(const struct lka_netlist *l, const struct lka_net *a)
+netlist_match(const struct netlist *l, const struct netaddr *a)
 {
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (lka_net_match(&l->v[i], a))
+		if (netaddr_match(&l->v[i], a))
 			return 1;
 	return 0;
 }
 
 void
-lka_netlist_free(struct lka_netlist *l)
+netlist_free(struct netlist *l)
 {
 	free(l->v);
 	memset(l, 0, sizeof(*l));
