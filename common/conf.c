@@ -76,6 +76,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->retry_max = CONF_DEF_RETRY_MAX;
 	conf->queue_lifetime = CONF_DEF_LIFETIME;
 	conf->show_table_name = 0;
+	conf->smtp_bare_lf = CONF_BARE_LF_REJECT;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -187,6 +188,9 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->queue_lifetime);
 	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
 	    "no");
+	fprintf(fp, "smtp bare-lf %s\n",
+	    conf->smtp_bare_lf == CONF_BARE_LF_NORMALIZE ? "normalize" :
+	    "reject");
 }
 
 static void

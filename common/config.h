@@ -18,6 +18,10 @@
 #define CONF_STR_MAX		256
 #define CONF_RULE_TABLES	8
 
+/* smtp bare-lf: what a bare CR or LF in DATA gets */
+#define CONF_BARE_LF_REJECT	0	/* the message, 5xx (default) */
+#define CONF_BARE_LF_NORMALIZE	1	/* stored as CR LF */
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
@@ -76,6 +80,7 @@ struct mxgate_conf {
 	uint32_t	retry_max;		/* seconds, default 4000 */
 	uint32_t	queue_lifetime;		/* seconds, default 5 days */
 	int		show_table_name;	/* Postfix show_user_unknown_table_name */
+	int		smtp_bare_lf;		/* CONF_BARE_LF_*, default reject */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

@@ -180,9 +180,10 @@ static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
 %}
 
-%token	ALIASES CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
-%token	LISTEN MAXMSGSIZE MAXRCPT NO ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS
-%token	RELAY RETRYMAX RETRYMIN SHOWTABLENAME SPOOL TABLE USER VIA YES
+%token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
+%token	LISTEN MAXMSGSIZE MAXRCPT NO NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER
+%token	RECIPIENTS REJECT RELAY RETRYMAX RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE
+%token	USER VIA YES
 %token	ERROR STRING
 
 %%
@@ -243,6 +244,16 @@ main		: HOSTNAME string {
 		| SHOWTABLENAME STRING {
 			perr($1.file, $1.lineno, "show-table-name: \"%s\": "
 			    "expected yes or no", $2.v.string);
+		}
+		| SMTP BARELF REJECT {
+			ps.conf->smtp_bare_lf = CONF_BARE_LF_REJECT;
+		}
+		| SMTP BARELF NORMALIZE {
+			ps.conf->smtp_bare_lf = CONF_BARE_LF_NORMALIZE;
+		}
+		| SMTP BARELF STRING {
+			perr($1.file, $1.lineno, "smtp bare-lf: \"%s\": "
+			    "expected reject or normalize", $3.v.string);
 		}
 		| tablehead tablesrc
 		| LISTEN ON string portopt {
@@ -316,6 +327,7 @@ reflist		: tableref		{ rule_recipient(&$1); }
 /* Keywords are plain words where a value is expected ("table aliases"). */
 string		: STRING
 		| ALIASES
+		| BARELF
 		| CHROOTDIR
 		| CONTROL
 		| FOR
@@ -328,16 +340,19 @@ string		: STRING
 		| MAXMSGSIZE
 		| MAXRCPT
 		| NO
+		| NORMALIZE
 		| ON
 		| ORIGIN
 		| PORT
 		| QUEUE
 		| QUEUEUSER
 		| RECIPIENTS
+		| REJECT
 		| RELAY
 		| RETRYMAX
 		| RETRYMIN
 		| SHOWTABLENAME
+		| SMTP
 		| SPOOL
 		| TABLE
 		| USER
@@ -665,6 +680,7 @@ static const struct {
 	int		 token;
 } keywords[] = {
 	{ "aliases",		ALIASES },
+	{ "bare-lf",		BARELF },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
 	{ "for",		FOR },
@@ -677,16 +693,19 @@ static const struct {
 	{ "max-message-size",	MAXMSGSIZE },
 	{ "max-recipients",	MAXRCPT },
 	{ "no",			NO },
+	{ "normalize",		NORMALIZE },
 	{ "on",			ON },
 	{ "origin",		ORIGIN },
 	{ "port",		PORT },
 	{ "queue",		QUEUE },
 	{ "queue-user",		QUEUEUSER },
 	{ "recipients",		RECIPIENTS },
+	{ "reject",		REJECT },
 	{ "relay",		RELAY },
 	{ "retry-max",		RETRYMAX },
 	{ "retry-min",		RETRYMIN },
 	{ "show-table-name",	SHOWTABLENAME },
+	{ "smtp",		SMTP },
 	{ "spool",		SPOOL },
 	{ "table",		TABLE },
 	{ "user",		USER },

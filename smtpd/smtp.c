@@ -321,6 +321,7 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	}
 	p.max_message_size = conf->max_message_size;
 	p.max_recipients = conf->max_recipients;
+	p.bare_lf = conf->smtp_bare_lf;
 	if (first) {
 		smtp_session_init(smtp_accept_update);
 		if ((smtp_backoff_ev = evtimer_new(worker_base(),

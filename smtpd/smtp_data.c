@@ -20,6 +20,7 @@ smtp_data_init(struct smtp_data *d, int fd, uint64_t max)
 	d->size = 0;
 	d->toobig = 0;
 	d->err = 0;
+	d->bare = 0;
 	d->buflen = 0;
 }
 
@@ -88,8 +89,10 @@ data_text(struct smtp_data *d, const char *p, size_t len)
 	}
 	if (p[0] == '\r')
 		d->state = SD_CR;
-	else
+	else {
+		d->bare = 1;
 		data_emit(d, crlf, 2);	/* bare LF: stored as CR LF */
+	}
 	return 1;
 }
 
@@ -127,7 +130,8 @@ data_step(struct smtp_data *d, const char *p, size_t len)
 			d->state = SD_BOL;
 			return 1;
 		}
-		if (p[0] == '\r')		/* the first CR was bare */
+		d->bare = 1;			/* the CR was bare */
+		if (p[0] == '\r')
 			return 1;
 		d->state = SD_TEXT;
 		return data_text(d, p, len);

@@ -8,10 +8,12 @@
  *   across any number of reads.  "\n.\n", "\r.\r" and friends do not end it.
  * - A line (ending in CR LF) that starts with "." has that dot removed.
  * - What is stored consists of CR LF terminated lines only: a bare CR or a
- *   bare LF inside a line is stored as CR LF.  It does not start a new line
- *   for the protocol (no dot-unstuffing or end detection after it), so the
- *   client's view and ours of where the message ends cannot differ, and no
- *   bare CR or LF ever reaches the next hop (no SMTP smuggling).
+ *   bare LF inside a line is stored as CR LF and sets bare (the session
+ *   refuses such a message unless "smtp bare-lf normalize").  It does not
+ *   start a new line for the protocol (no dot-unstuffing or end detection
+ *   after it), so the client's view and ours of where the message ends
+ *   cannot differ, and no bare CR or LF ever reaches the next hop (no SMTP
+ *   smuggling).
  * - size counts the bytes stored (header included), also the ones dropped
  *   once the message grew over the limit or a write failed: the rest of
  *   the stream is still read up to its end, but nothing more is written.
@@ -46,6 +48,7 @@ struct smtp_data {
 	uint64_t		 size;		/* bytes of the stored message */
 	int			 toobig;
 	int			 err;		/* errno of the first failed write */
+	int			 bare;		/* a bare CR or LF was seen */
 	size_t			 buflen;
 	char			 buf[SMTP_DATA_BUFSZ];
 };

@@ -719,11 +719,15 @@ session_data_end(struct smtp_session *s)
 		err = errno;
 	}
 	s->msgfd = -1;
-	if (r == SD_OK) {
+	if (r == SD_OK && !(s->data->bare &&
+	    s->p.bare_lf == CONF_BARE_LF_REJECT)) {
 		session_commit(s, size);
 		return;
 	}
-	if (r == SD_TOOBIG)
+	if (r == SD_OK)		/* SMTP smuggling, CVE-2023-51764 class */
+		strlcpy(reply, "550 5.6.0 Error: bare CR or LF in message "
+		    "data; end every line with CR LF", sizeof(reply));
+	else if (r == SD_TOOBIG)
 		strlcpy(reply, "552 5.3.4 Message size exceeds fixed limit",
 		    sizeof(reply));
 	else if (err == ENOSPC || err == EDQUOT)

@@ -27,6 +27,7 @@ struct smtp_params {
 	char		hostname[CONF_STR_MAX];
 	uint64_t	max_message_size;
 	uint32_t	max_recipients;
+	int		bare_lf;	/* CONF_BARE_LF_REJECT or _NORMALIZE */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */

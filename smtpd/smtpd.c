@@ -211,6 +211,8 @@ main(int argc, char **argv)
 		exit(1);
 	if (check) {
 		conf_print(stdout, conf);
+		conf_free(conf);
+		free(conf);
 		exit(fflush(stdout) == 0 ? 0 : 1);
 	}
 	set_conf(conf);

@@ -170,6 +170,7 @@ conf_diff(const struct mxgate_conf *a, const struct mxgate_conf *b)
 	STR(control_group); STR(empty_dir); STR(user); STR(queue_user);
 	NUM(max_message_size); NUM(max_recipients); NUM(retry_min);
 	NUM(retry_max); NUM(queue_lifetime); NUM(show_table_name);
+	NUM(smtp_bare_lf);
 #undef STR
 #undef NUM
 	tb = TAILQ_FIRST(&b->tables);
@@ -275,6 +276,7 @@ test_defaults(void)
 	T_OK(c.retry_min == 300 && c.retry_max == 4000, "default retry");
 	T_OK(c.queue_lifetime == 5 * 86400, "default lifetime");
 	T_OK(c.show_table_name == 0, "default show-table-name");
+	T_OK(c.smtp_bare_lf == CONF_BARE_LF_REJECT, "default smtp bare-lf reject");
 	T_OK(conf_empty(&c), "default lists empty");
 	T_OK(c.hostname[0] != '\0', "default hostname set");
 	if (gethostname(host, sizeof(host)) == 0 && strchr(host, ' ') == NULL)

@@ -187,6 +187,23 @@ test_nul(void)
 	    "NUL kept");
 }
 
+/* bare says whether a bare CR or LF was seen, whole and in every split. */
+static void
+check_bare(const char *name, const char *in, int want)
+{
+	size_t	 inlen = strlen(in), step;
+
+	for (step = 0; step <= inlen; step++) {
+		run(in, inlen, step, 0);
+		if (d.bare != want || !smtp_data_done(&d)) {
+			t_check(0, name, "step %zu: bare=%d done=%d", step,
+			    d.bare, smtp_data_done(&d));
+			return;
+		}
+	}
+	t_check(1, name, "%s", "");
+}
+
 int
 main(void)
 {
@@ -219,6 +236,15 @@ main(void)
 	    "a\r\n..b\r\n", 1, 0);
 	check("empty lines", "\r\n\r\n.\r\n", "\r\n\r\n", 1, 0);
 	check("8bit kept", "caf\xc3\xa9\r\n.\r\n", "caf\xc3\xa9\r\n", 1, 0);
+	check_bare("bare: none in CR LF lines", "a\r\n..b\r\n\r\n.\r\n", 0);
+	check_bare("bare: LF", "a\nb\r\n.\r\n", 1);
+	check_bare("bare: CR", "a\rb\r\n.\r\n", 1);
+	check_bare("bare: CR CR LF", "a\r\r\n.\r\n", 1);
+	check_bare("bare: LF.LF", "a\n.\nb\r\n.\r\n", 1);
+	check_bare("bare: CR LF.CR x", "a\r\n.\rx\r\n.\r\n", 1);
+	check_bare("bare: CR LF.LF", "a\r\n.\nb\r\n.\r\n", 1);
+	check_bare("bare: LF at the start", "\n.\r\n.\r\n", 1);
+	check_bare("bare: not after the end", "a\r\n.\r\n\n\r", 0);
 	test_nul();
 	test_limits();
 	test_header_counted();
