@@ -541,7 +541,7 @@ lka_log_tables(const struct lka_tables *lt)
 
 	for (i = 0; i < lt->ntables; i++) {
 		t = lt->tables[i];
-		if (t->type == TABLE_FILE)
+		if (t->type == TABLE_FILE || t->type == TABLE_CDB)
 			log_info("table %s: loaded %zu entries from %s",
 			    t->name, t->nentries, t->path);
 		else if (t->type == TABLE_INLINE)

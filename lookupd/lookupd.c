@@ -10,14 +10,24 @@
  *   why"): fatal on first start, and on reload the old tables stay;
  * - the new snapshot replaces the old one in one pointer swap, between
  *   two messages: no RCPT is answered from half-loaded tables;
+ * - file: and cdb: tables are watched (one stat(2) each every
+ *   LOOKUPD_WATCH_SECS): when one changes on disk, the whole snapshot is
+ *   rebuilt from the live config as a reload would, and swapped in only
+ *   if it loads; otherwise the old one stays and the error is logged once
+ *   per change.  A file is stamped before it is read, so a change racing
+ *   the load is seen again at the next tick, never lost;
  * - every IMSG_LKA_RCPT gets exactly one IMSG_LKA_RCPT_RESULT with its
  *   peer id and reqid; a malformed request is fatal to the link.
  */
 #include <sys/queue.h>
 
+#include <event2/event.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <bsd/string.h>
 
 #include "imsg.h"
 #include "lka.h"
@@ -27,23 +37,146 @@
 #include "worker.h"
 
 #define LOOKUPD_CLIENT_MAX	128	/* numeric IPv4/IPv6 address */
+#define LOOKUPD_WATCH_SECS	2
+
+/* A table file of the live snapshot, as it was when it was read. */
+struct lookupd_watch {
+	char			 name[CONF_NAME_MAX];
+	char			 path[PATH_MAX];
+	struct table_stamp	 loaded;
+	struct table_stamp	 failed;	/* a change refused, logged */
+	int			 has_failed;
+};
 
 static struct lka_tables	*lookupd_tables;
+static struct lookupd_watch	*lookupd_watches;
+static size_t			 lookupd_nwatches;
+static struct event		*lookupd_watch_ev;
 
+/* Stamp every file of conf, before its tables are read. */
+static struct lookupd_watch *
+lookupd_watch_new(const struct mxgate_conf *conf, size_t *np)
+{
+	const struct table_conf	*tc;
+	struct lookupd_watch	*w;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(tc, &conf->tables, entry)
+		n++;
+	if ((w = calloc(n ? n : 1, sizeof(*w))) == NULL)
+		return NULL;
+	n = 0;
+	TAILQ_FOREACH(tc, &conf->tables, entry) {
+		if (tc->type != TABLE_FILE && tc->type != TABLE_CDB)
+			continue;
+		strlcpy(w[n].name, tc->name, sizeof(w[n].name));
+		strlcpy(w[n].path, tc->path, sizeof(w[n].path));
+		table_stamp(w[n].path, &w[n].loaded);
+		n++;
+	}
+	*np = n;
+	return w;
+}
+
+/* Load conf into a new snapshot and swap it in; -1 with err. */
 static int
-lookupd_configure(struct mxgate_conf *conf, int first)
+lookupd_load(const struct mxgate_conf *conf, char *err, size_t errsz)
 {
 	struct lka_tables	*lt;
-	char			 err[1024];
+	struct lookupd_watch	*w;
+	size_t			 n;
 
-	if ((lt = lka_load(conf, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);	/* worker.c says what happens next */
+	if ((w = lookupd_watch_new(conf, &n)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if ((lt = lka_load(conf, err, errsz)) == NULL) {
+		free(w);
 		return -1;
 	}
 	lka_free(lookupd_tables);
 	lookupd_tables = lt;
+	free(lookupd_watches);
+	lookupd_watches = w;
+	lookupd_nwatches = n;
+	return 0;
+}
+
+/* Changed since read, and not a change already refused and logged. */
+static int
+lookupd_watch_changed(const struct lookupd_watch *w,
+    const struct table_stamp *now)
+{
+	return !table_stamp_eq(now, &w->loaded) &&
+	    !(w->has_failed && table_stamp_eq(now, &w->failed));
+}
+
+/* The timer: reload when a table file changed since it was read. */
+static void
+lookupd_watch(int fd, short ev, void *arg)
+{
+	const struct mxgate_conf *conf = worker_conf();
+	struct table_stamp	*now;
+	struct lookupd_watch	*old = lookupd_watches;
+	struct table		*t;
+	char			 err[1024];
+	size_t			 i, n = lookupd_nwatches, changed = 0;
+
+	if (conf == NULL || n == 0 || (now = calloc(n, sizeof(*now))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		table_stamp(old[i].path, &now[i]);
+		if (lookupd_watch_changed(&old[i], &now[i]))
+			changed++;
+	}
+	if (changed == 0) {
+		free(now);
+		return;
+	}
+	lookupd_watches = NULL;		/* old is kept for the log lines */
+	if (lookupd_load(conf, err, sizeof(err)) == -1) {
+		lookupd_watches = old;
+		for (i = 0; i < n; i++) {
+			if (!lookupd_watch_changed(&old[i], &now[i]))
+				continue;
+			old[i].failed = now[i];
+			old[i].has_failed = 1;
+			log_warnx("table %s: %s changed on disk but does not "
+			    "load, keeping the old tables: %s", old[i].name,
+			    old[i].path, err);
+		}
+		free(now);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (!table_stamp_eq(&now[i], &old[i].loaded) &&
+		    (t = table_find_open(old[i].name)) != NULL)
+			log_info("table %s: reloaded %zu entries from %s",
+			    t->name, t->nentries, t->path);
+	free(old);
+	free(now);
+}
+
+static int
+lookupd_configure(struct mxgate_conf *conf, int first)
+{
+	char err[1024];
+
+	if (lookupd_load(conf, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);	/* worker.c says what happens next */
+		return -1;
+	}
 	if (!first)
-		log_info("reload: %zu tables loaded", lka_ntables(lt));
+		log_info("reload: %zu tables loaded",
+		    lka_ntables(lookupd_tables));
+	if (lookupd_watch_ev == NULL) {
+		struct timeval tv = { LOOKUPD_WATCH_SECS, 0 };
+
+		if ((lookupd_watch_ev = event_new(worker_base(), -1,
+		    EV_PERSIST, lookupd_watch, NULL)) == NULL ||
+		    event_add(lookupd_watch_ev, &tv) == -1)
+			fatalx("table watch timer");
+	}
 	return 0;
 }
 
@@ -60,7 +193,7 @@ lookupd_sandbox(const struct mxgate_conf *conf)
 		fatal("sandbox paths");
 	n = 0;
 	TAILQ_FOREACH(tc, &conf->tables, entry)
-		if (tc->type == TABLE_FILE)
+		if (tc->type == TABLE_FILE || tc->type == TABLE_CDB)
 			paths[n++] = tc->path;
 	paths[n] = NULL;
 	sandbox_enter("lookupd", NULL, conf->user, paths,

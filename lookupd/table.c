@@ -7,9 +7,12 @@
  *   and the caller keeps whatever it had before);
  * - a backend that cannot answer says TABLE_FAIL, which the decision turns
  *   into a temporary failure: a fault of ours never becomes a 5xx.  The
- *   cdb and ldap backends are not written yet; their tables load (with a
- *   warning) and every lookup through them fails that way.
+ *   ldap backend is not written yet; its tables load (with a warning) and
+ *   every lookup through them fails that way.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,7 @@
 
 #define TABLE_KEY_MAX	(TABLEFILE_LINE_MAX + 1)
 
-/* ---- backends not written yet: cdb, ldap ---- */
+/* ---- backend not written yet: ldap ---- */
 
 static const char *
 table_kind(enum table_type type)
@@ -72,6 +75,9 @@ static const struct table_backend table_unsupported_backend = {
 
 /* ---- the interface ---- */
 
+/* Every table open in this process, the last opened first. */
+static TAILQ_HEAD(, table) table_list = TAILQ_HEAD_INITIALIZER(table_list);
+
 struct table *
 table_open(const struct table_conf *tc, char *err, size_t errsz)
 {
@@ -92,6 +98,9 @@ table_open(const struct table_conf *tc, char *err, size_t errsz)
 	case TABLE_FILE:
 		t->backend = &table_file_backend;
 		break;
+	case TABLE_CDB:
+		t->backend = &table_cdb_backend;
+		break;
 	default:
 		t->backend = &table_unsupported_backend;
 		break;
@@ -100,6 +109,7 @@ table_open(const struct table_conf *tc, char *err, size_t errsz)
 		free(t);
 		return NULL;
 	}
+	TAILQ_INSERT_HEAD(&table_list, t, entry);
 	return t;
 }
 
@@ -108,8 +118,47 @@ table_close(struct table *t)
 {
 	if (t == NULL)
 		return;
+	TAILQ_REMOVE(&table_list, t, entry);
 	t->backend->close(t);
 	free(t);
+}
+
+struct table *
+table_find_open(const char *name)
+{
+	struct table *t;
+
+	TAILQ_FOREACH(t, &table_list, entry)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+void
+table_stamp(const char *path, struct table_stamp *ts)
+{
+	struct stat st;
+
+	memset(ts, 0, sizeof(*ts));
+	if (stat(path, &st) == -1) {
+		ts->err = errno ? errno : EIO;
+		return;
+	}
+	ts->dev = st.st_dev;
+	ts->ino = st.st_ino;
+	ts->size = st.st_size;
+	ts->mtime = st.st_mtim;
+	ts->ctime = st.st_ctim;
+}
+
+int
+table_stamp_eq(const struct table_stamp *a, const struct table_stamp *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
+	    a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 enum table_res

@@ -1,7 +1,7 @@
 /*
  * Tables: every `table NAME type:...` of the config behind one interface,
- * one file per backend (table_file.c, table_inline.c; cdb and ldap are
- * declared but answer TABLE_FAIL until their issue lands).
+ * one file per backend (table_file.c, table_inline.c, table_cdb.c; ldap
+ * is declared but answers TABLE_FAIL until its issue lands).
  *
  * Keys are compared case-insensitively: backends store them lowercased
  * and table_lookup() lowercases the key it is given.  A lookup has three
@@ -11,7 +11,11 @@
 #ifndef MXGATE_TABLE_H
 #define MXGATE_TABLE_H
 
+#include <sys/queue.h>
+#include <sys/types.h>
+
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -47,10 +51,12 @@ struct table {
 	const struct table_backend *backend;
 	void			*handle;		/* the backend's */
 	size_t			 nentries;
+	TAILQ_ENTRY(table)	 entry;			/* the open tables */
 };
 
 extern const struct table_backend table_file_backend;
 extern const struct table_backend table_inline_backend;
+extern const struct table_backend table_cdb_backend;
 
 /* Loads a table; NULL with err set ("file:line: why") on failure. */
 struct table	*table_open(const struct table_conf *, char *err, size_t errsz);
@@ -70,6 +76,25 @@ enum table_res	 table_lookup_domain(struct table *, const char *domain,
 int		 table_foreach(struct table *, table_foreach_cb, void *arg);
 /* Whether table_foreach() works for this table. */
 int		 table_can_list(const struct table *);
+/* The table NAME opened last and not closed yet, or NULL. */
+struct table	*table_find_open(const char *name);
+
+/*
+ * What a table file looks like on disk, to notice that it changed:
+ * a rename over it (new inode), a rewrite (size, mtime, ctime), its
+ * removal (err).  Cheap: one stat(2).
+ */
+struct table_stamp {
+	int		 err;		/* errno of stat(2), 0 if it worked */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
+};
+
+void		 table_stamp(const char *path, struct table_stamp *);
+int		 table_stamp_eq(const struct table_stamp *,
+		    const struct table_stamp *);
 
 /*
  * The in-memory map behind the file and inline backends: a chained hash

@@ -1,6 +1,7 @@
 /*
  * smtpctl: the administrator's tool over the control socket.
  *   smtpctl [-s socket] show status | show queue | reload | stop
+ *   smtpctl makemap file		(local, see makemap.c)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
  */
@@ -16,6 +17,7 @@
 #include <bsd/string.h>
 
 #include "imsg.h"
+#include "makemap.h"
 #include "mbuf.h"
 #include "proto.h"
 
@@ -35,7 +37,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: smtpctl [-s socket] show status | "
-	    "show queue | reload | stop\n");
+	    "show queue | reload | stop\n"
+	    "       smtpctl makemap file\n");
 	exit(2);
 }
 
@@ -179,7 +182,7 @@ main(int argc, char **argv)
 	struct imsgbuf	 ib;
 	const char	*path = DEFAULT_SOCKET;
 	uint32_t	 type;
-	int		 ch;
+	int		 ch, status;
 
 	while ((ch = getopt(argc, argv, "s:")) != -1) {
 		switch (ch) {
@@ -192,6 +195,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
+		return makemap_main(argc, argv);	/* no daemon needed */
 	type = lookup_command(argc, argv);
 	if (imsgbuf_init(&ib, connect_socket(path)) == -1) {
 		fprintf(stderr, "smtpctl: out of memory\n");
@@ -199,5 +204,8 @@ main(int argc, char **argv)
 	}
 	handshake(&ib);
 	send_u32(&ib, type, 0);
-	return read_answer(&ib);
+	status = read_answer(&ib);
+	imsgbuf_clear(&ib);
+	close(ib.fd);
+	return status;
 }

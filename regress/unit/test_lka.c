@@ -547,25 +547,35 @@ t_unsupported(void)
 
 	conf_start(&c, "example.com");
 	add_inline(&c, "domains", "example1.com", NULL);
-	add_typed(&c, "users", TABLE_CDB);
+	add_typed(&c, "users", TABLE_LDAP);
 	add_typed(&c, "dir", TABLE_LDAP);
-	add_typed(&c, "cdbdomains", TABLE_CDB);
-	add_typed(&c, "cdbnets", TABLE_CDB);
+	add_typed(&c, "ldapdomains", TABLE_LDAP);
 	add_for(&c, "domains", "users", NULL, NULL, NULL);
-	add_for(&c, "cdbdomains", "dir", NULL, NULL, NULL);
-	add_from(&c, "cdbnets", NULL, NULL);
+	add_for(&c, "ldapdomains", "dir", NULL, NULL, NULL);
 	lt = lka_load(&c, err, sizeof(err));
-	t_check(lt != NULL, "config with cdb and ldap tables loads", "%s",
-	    err);
+	t_check(lt != NULL, "config with ldap tables loads", "%s", err);
 	if (lt == NULL) {
 		conf_end(&c);
 		return;
 	}
-	expect(lt, "cdb recipients table: temporary failure", "192.0.2.1",
+	expect(lt, "ldap recipients table: temporary failure", "192.0.2.1",
 	    "alice@example1.com", "TEMPFAIL Temporary lookup failure");
-	expect(lt, "cdb domains table: temporary failure, never 5xx",
+	expect(lt, "ldap domains table: temporary failure, never 5xx",
 	    "192.0.2.1", "alice@example9.com",
 	    "TEMPFAIL Temporary lookup failure");
+	lka_free(lt);
+	conf_end(&c);
+
+	/* cdb tables are real now (test_table_cdb): a missing one fails */
+	conf_start(&c, "example.com");
+	add_inline(&c, "domains", "example1.com", NULL);
+	add_typed(&c, "users", TABLE_CDB);
+	add_for(&c, "domains", "users", NULL, NULL, NULL);
+	lt = lka_load(&c, err, sizeof(err));
+	t_check(lt == NULL && strstr(err, "users.db") != NULL,
+	    "missing cdb file fails the config with its path", "%s", err);
+	lka_free(lt);
+	conf_end(&c);
 	lka_free(lt);
 	conf_end(&c);
 
