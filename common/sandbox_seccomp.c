@@ -76,7 +76,7 @@ allow_list(scmp_filter_ctx ctx, const char *const *names)
 static void
 allow_socket(scmp_filter_ctx ctx, int family)
 {
-	struct scmp_arg_cmp cmp = SCMP_A0(SCMP_CMP_EQ, family);
+	struct scmp_arg_cmp cmp = SCMP_A0(SCMP_CMP_EQ, family, 0);
 
 	allow(ctx, "socket", 1, &cmp);
 }
@@ -111,8 +111,10 @@ allow_promised(scmp_filter_ctx ctx, unsigned promises)
 	/* fstat(2) is fstatat(fd, "", AT_EMPTY_PATH) in newer glibc. */
 	struct scmp_arg_cmp emptypath = SCMP_A3(SCMP_CMP_MASKED_EQ,
 	    AT_EMPTY_PATH, AT_EMPTY_PATH);
-	struct scmp_arg_cmp ioc_fionread = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
-	struct scmp_arg_cmp ioc_fionbio = SCMP_A1(SCMP_CMP_EQ, FIONBIO);
+	struct scmp_arg_cmp statx_emptypath = SCMP_A2(SCMP_CMP_MASKED_EQ,
+	    AT_EMPTY_PATH, AT_EMPTY_PATH);
+	struct scmp_arg_cmp ioc_fionread = SCMP_A1(SCMP_CMP_EQ, FIONREAD, 0);
+	struct scmp_arg_cmp ioc_fionbio = SCMP_A1(SCMP_CMP_EQ, FIONBIO, 0);
 
 	allow_list(ctx, calls_stdio);
 	allow(ctx, "ioctl", 1, &ioc_fionread);
@@ -121,8 +123,7 @@ allow_promised(scmp_filter_ctx ctx, unsigned promises)
 		allow_list(ctx, calls_rpath);
 	else {
 		allow(ctx, "newfstatat", 1, &emptypath);
-		allow(ctx, "statx", 1, &(struct scmp_arg_cmp)SCMP_A2(
-		    SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
+		allow(ctx, "statx", 1, &statx_emptypath);
 	}
 	if (promises & PROMISE_CPATH)
 		allow_list(ctx, calls_cpath);
