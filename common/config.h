@@ -81,6 +81,10 @@ struct mxgate_conf {
 	uint32_t	queue_lifetime;		/* seconds, default 5 days */
 	int		show_table_name;	/* Postfix show_user_unknown_table_name */
 	int		smtp_bare_lf;		/* CONF_BARE_LF_*, default reject */
+	uint32_t	smtp_max_sessions;	/* per smtpd, default 10000 */
+	uint32_t	smtp_max_sessions_per_client;	/* per IP, default 50 */
+	uint32_t	smtp_timeout;		/* seconds, default 300 */
+	uint32_t	smtp_max_errors;	/* per session, default 20 */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

@@ -3,7 +3,9 @@
  * drop to the worker's user, no_new_privs, Landlock, seccomp.  Each step
  * either succeeds or the worker dies: a half-confined worker never runs.
  */
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 
 #include <errno.h>
@@ -73,8 +75,10 @@ sandbox_enter(const char *procname, const char *chroot_dir, const char *user,
 	}
 	if (pw != NULL)
 		sandbox_drop_user(pw);
+#ifdef __linux__
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl no_new_privs");
+#endif
 	if (readpaths != NULL)
 		sandbox_landlock(procname, readpaths);
 	sandbox_trap_handler();

@@ -34,7 +34,9 @@ void	sandbox_enter(const char *procname, const char *chroot_dir,
 /* Name of a syscall number for the parent's log line. */
 const char *sandbox_syscall_name(int nr);
 
-/* The steps, for sandbox.c and tests; fatal on failure. */
+/* The steps, for sandbox.c and tests; fatal on failure.  Linux: seccomp
+ * and Landlock (sandbox_seccomp.c, sandbox_landlock.c); OpenBSD: pledge
+ * and unveil under the same names (sandbox_pledge.c). */
 void	sandbox_seccomp(const char *procname, unsigned promises);
 /* 0 applied, 1 unsupported by the kernel (logged once). */
 int	sandbox_landlock(const char *procname, const char *const *readpaths);

@@ -6,6 +6,8 @@
  * would not cover the new file.  Kernels without Landlock log once and
  * carry on with seccomp alone.
  */
+#ifdef __linux__
+
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -77,3 +79,5 @@ sandbox_landlock(const char *procname, const char *const *readpaths)
 	close(ruleset);
 	return 0;
 }
+
+#endif /* __linux__ */

@@ -5,6 +5,8 @@
  * running architecture lacks is skipped, so the lists can be generous
  * about legacy variants.
  */
+#ifdef __linux__
+
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -166,3 +168,5 @@ sandbox_syscall_name(int nr)
 	free(name);
 	return buf;
 }
+
+#endif /* __linux__ */
