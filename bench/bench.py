@@ -228,6 +228,8 @@ class MxgateServer:
         conf = ("max-message-size 35M\n"
                 "max-recipients 1000\n"
                 "show-table-name no\n"
+                "smtp max-sessions %d\n"
+                "smtp max-sessions-per-client %d\n"
                 "table domains { %s }\n"
                 "table recipients file:relay_recipients\n"
                 "table aliases file:virtual\n"
@@ -236,7 +238,8 @@ class MxgateServer:
                 "relay for <domains> recipients <recipients> "
                 "aliases <aliases> via <transport>\n"
                 "relay from <trusted> via <transport>\n"
-                % (", ".join(DOMAINS), TRUSTED))
+                % (max(10000, IDLE + 100), max(1000, IDLE + 100),
+                   ", ".join(DOMAINS), TRUSTED))
         self.gw = Gateway(d, conf, {"relay_recipients": rcpt_text,
                                     "virtual": VIRTUAL,
                                     "transport": transport(sink.port)})

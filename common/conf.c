@@ -29,6 +29,10 @@
 #define CONF_DEF_RETRY_MIN	300
 #define CONF_DEF_RETRY_MAX	4000
 #define CONF_DEF_LIFETIME	(5 * 86400)
+#define CONF_DEF_SMTP_SESSIONS	10000
+#define CONF_DEF_SMTP_PER_CLIENT 50
+#define CONF_DEF_SMTP_TIMEOUT	300
+#define CONF_DEF_SMTP_ERRORS	20
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -77,6 +81,10 @@ conf_init(struct mxgate_conf *conf)
 	conf->queue_lifetime = CONF_DEF_LIFETIME;
 	conf->show_table_name = 0;
 	conf->smtp_bare_lf = CONF_BARE_LF_REJECT;
+	conf->smtp_max_sessions = CONF_DEF_SMTP_SESSIONS;
+	conf->smtp_max_sessions_per_client = CONF_DEF_SMTP_PER_CLIENT;
+	conf->smtp_timeout = CONF_DEF_SMTP_TIMEOUT;
+	conf->smtp_max_errors = CONF_DEF_SMTP_ERRORS;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -191,6 +199,13 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "smtp bare-lf %s\n",
 	    conf->smtp_bare_lf == CONF_BARE_LF_NORMALIZE ? "normalize" :
 	    "reject");
+	fprintf(fp, "smtp max-sessions %lu\n",
+	    (unsigned long)conf->smtp_max_sessions);
+	fprintf(fp, "smtp max-sessions-per-client %lu\n",
+	    (unsigned long)conf->smtp_max_sessions_per_client);
+	fprintf(fp, "smtp timeout %lus\n", (unsigned long)conf->smtp_timeout);
+	fprintf(fp, "smtp max-errors %lu\n",
+	    (unsigned long)conf->smtp_max_errors);
 }
 
 static void

@@ -22,6 +22,10 @@
 #define CONF_BARE_LF_REJECT	0	/* the message, 5xx (default) */
 #define CONF_BARE_LF_NORMALIZE	1	/* stored as CR LF */
 
+/* smtp max-sessions, max-sessions-per-client; smtp timeout (seconds) */
+#define CONF_SMTP_SESSIONS_MAX	1000000
+#define CONF_SMTP_TIMEOUT_MAX	86400
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */

@@ -166,6 +166,9 @@ static void	 set_path(YYSTYPE *, char *, size_t, const char *,
 static void	 set_control(YYSTYPE *, const char *);
 static void	 set_size(YYSTYPE *, const char *);
 static void	 set_recipients(YYSTYPE *, const char *);
+static void	 set_smtp_count(YYSTYPE *, uint32_t *, const char *,
+		    uint64_t, const char *);
+static void	 set_smtp_timeout(YYSTYPE *, const char *);
 static void	 set_retry(YYSTYPE *, uint32_t *, const char *, const char *);
 static int	 parse_port(YYSTYPE *, const char *);
 static void	 table_begin(YYSTYPE *, const char *);
@@ -181,9 +184,9 @@ static void	 rule_via(YYSTYPE *);
 %}
 
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
-%token	LISTEN MAXMSGSIZE MAXRCPT NO NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER
-%token	RECIPIENTS REJECT RELAY RETRYMAX RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE
-%token	USER VIA YES
+%token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
+%token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
+%token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
 %token	ERROR STRING
 
 %%
@@ -254,6 +257,22 @@ main		: HOSTNAME string {
 		| SMTP BARELF STRING {
 			perr($1.file, $1.lineno, "smtp bare-lf: \"%s\": "
 			    "expected reject or normalize", $3.v.string);
+		}
+		| SMTP MAXSESSIONS string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_sessions,
+			    $3.v.string, CONF_SMTP_SESSIONS_MAX,
+			    "max-sessions");
+		}
+		| SMTP MAXSESSIONSCLIENT string {
+			set_smtp_count(&$1,
+			    &ps.conf->smtp_max_sessions_per_client,
+			    $3.v.string, CONF_SMTP_SESSIONS_MAX,
+			    "max-sessions-per-client");
+		}
+		| SMTP TIMEOUT string	{ set_smtp_timeout(&$1, $3.v.string); }
+		| SMTP MAXERRORS string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_errors,
+			    $3.v.string, UINT32_MAX, "max-errors");
 		}
 		| tablehead tablesrc
 		| LISTEN ON string portopt {
@@ -337,8 +356,11 @@ string		: STRING
 		| INCLUDE
 		| LIFETIME
 		| LISTEN
+		| MAXERRORS
 		| MAXMSGSIZE
 		| MAXRCPT
+		| MAXSESSIONS
+		| MAXSESSIONSCLIENT
 		| NO
 		| NORMALIZE
 		| ON
@@ -355,6 +377,7 @@ string		: STRING
 		| SMTP
 		| SPOOL
 		| TABLE
+		| TIMEOUT
 		| USER
 		| VIA
 		| YES
@@ -690,8 +713,11 @@ static const struct {
 	{ "include",		INCLUDE },
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
+	{ "max-errors",		MAXERRORS },
 	{ "max-message-size",	MAXMSGSIZE },
 	{ "max-recipients",	MAXRCPT },
+	{ "max-sessions",	MAXSESSIONS },
+	{ "max-sessions-per-client", MAXSESSIONSCLIENT },
 	{ "no",			NO },
 	{ "normalize",		NORMALIZE },
 	{ "on",			ON },
@@ -708,6 +734,7 @@ static const struct {
 	{ "smtp",		SMTP },
 	{ "spool",		SPOOL },
 	{ "table",		TABLE },
+	{ "timeout",		TIMEOUT },
 	{ "user",		USER },
 	{ "via",		VIA },
 	{ "yes",		YES }
@@ -1084,6 +1111,38 @@ set_recipients(YYSTYPE *kw, const char *s)
 		perr(kw->file, kw->lineno, "max-recipients must be at least 1");
 	else
 		ps.conf->max_recipients = n;
+}
+
+static void
+set_smtp_count(YYSTYPE *kw, uint32_t *dst, const char *s, uint64_t max,
+    const char *what)
+{
+	uint64_t	 n;
+	const char	*end;
+
+	if (parse_number(s, max, &n, &end) == -1 || *end != '\0')
+		perr(kw->file, kw->lineno, "smtp %s: invalid number \"%s\" "
+		    "(1-%llu)", what, s, (unsigned long long)max);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "smtp %s must be at least 1", what);
+	else
+		*dst = n;
+}
+
+static void
+set_smtp_timeout(YYSTYPE *kw, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	uint64_t		 n;
+
+	if (parse_unit(s, CONF_SMTP_TIMEOUT_MAX, "smhd", mult, &n) == -1)
+		perr(kw->file, kw->lineno, "smtp timeout: invalid duration "
+		    "\"%s\" (seconds, or a number with s, m, h or d; at most "
+		    "1d)", s);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "smtp timeout must not be 0");
+	else
+		ps.conf->smtp_timeout = n;
 }
 
 static void

@@ -9,6 +9,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -28,9 +29,8 @@
 #include "worker.h"
 #include "smtp_session.h"
 
-#ifndef SMTP_MAX_SESSIONS		/* tests build with a small one */
-#define SMTP_MAX_SESSIONS	1000
-#endif
+/* descriptors besides the sessions: listeners, peers, a 421 in flight */
+#define SMTP_FD_RESERVE		256
 #define SMTP_ACCEPT_BATCH	64
 #define SMTP_ACCEPT_BACKOFF	1	/* seconds, after EMFILE and the like */
 #define SMTP_TEXT_MAX		512
@@ -49,20 +49,20 @@ static int		 smtp_accepting = 1;
 static int		 smtp_backoff;
 static struct event	*smtp_backoff_ev;
 
-/* Listeners are armed unless we are full or out of descriptors. */
+/*
+ * Listeners are armed unless we are out of descriptors.  Over
+ * max-sessions we still accept: smtp_session_new() answers 421.
+ */
 static void
 smtp_accept_update(void)
 {
 	struct smtp_listener	*l;
 	int			 on;
 
-	on = !smtp_backoff && smtp_session_count() < SMTP_MAX_SESSIONS;
+	on = !smtp_backoff;
 	if (on == smtp_accepting)
 		return;
 	smtp_accepting = on;
-	if (!on && !smtp_backoff)
-		log_warnx("%d sessions: not accepting for now",
-		    SMTP_MAX_SESSIONS);
 	TAILQ_FOREACH(l, &smtp_listeners, entry) {
 		if (on)
 			event_add(l->ev, NULL);
@@ -96,10 +96,6 @@ smtp_accept(int lfd, short ev, void *arg)
 	int			 fd, i;
 
 	for (i = 0; i < SMTP_ACCEPT_BATCH; i++) {
-		if (smtp_session_count() >= SMTP_MAX_SESSIONS) {
-			smtp_accept_update();
-			return;
-		}
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -307,6 +303,53 @@ smtp_queued_msg(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/*
+ * Enough descriptors for max-sessions.  Only before the sandbox: neither
+ * setrlimit nor getrlimit (prlimit64 in glibc) is allowed after it.  A
+ * reload that asks for more than we got gets a warning; the accept
+ * backoff copes with EMFILE.
+ */
+static rlim_t	 smtp_nofile_cur = RLIM_INFINITY;
+
+static void
+smtp_nofile(uint32_t sessions, int first)
+{
+	struct rlimit	 rl, both;
+	rlim_t		 want = (rlim_t)sessions + SMTP_FD_RESERVE;
+
+	if (first) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("getrlimit");
+			return;
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+			/* root may raise the hard limit too */
+			both.rlim_cur = both.rlim_max = want;
+			if (rl.rlim_max != RLIM_INFINITY &&
+			    rl.rlim_max < want &&
+			    setrlimit(RLIMIT_NOFILE, &both) == 0)
+				rl = both;
+			else {
+				if (rl.rlim_max == RLIM_INFINITY ||
+				    rl.rlim_max >= want)
+					rl.rlim_cur = want;
+				else
+					rl.rlim_cur = rl.rlim_max;
+				if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+					log_warn("setrlimit");
+					if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+						return;
+				}
+			}
+		}
+		smtp_nofile_cur = rl.rlim_cur;
+	}
+	if (smtp_nofile_cur != RLIM_INFINITY && smtp_nofile_cur < want)
+		log_warnx("smtp max-sessions %lu: only %llu file descriptors",
+		    (unsigned long)sessions,
+		    (unsigned long long)smtp_nofile_cur);
+}
+
 static int
 smtp_configure(struct mxgate_conf *conf, int first)
 {
@@ -322,6 +365,11 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_message_size = conf->max_message_size;
 	p.max_recipients = conf->max_recipients;
 	p.bare_lf = conf->smtp_bare_lf;
+	p.max_sessions = conf->smtp_max_sessions;
+	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
+	p.timeout = conf->smtp_timeout;
+	p.max_errors = conf->smtp_max_errors;
+	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);
 		if ((smtp_backoff_ev = evtimer_new(worker_base(),

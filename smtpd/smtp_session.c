@@ -75,6 +75,13 @@ struct smtp_count {
 	unsigned	 ok, total;
 };
 
+/* Sessions per client address (max_sessions_per_client). */
+struct smtp_client {
+	RB_ENTRY(smtp_client)	 node;
+	char			 ip[INET6_ADDRSTRLEN];
+	uint32_t		 n;
+};
+
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
 	RB_ENTRY(smtp_session)	 node;		/* by reqid */
@@ -85,6 +92,7 @@ struct smtp_session {
 	struct event		*wait_ev;	/* a peer's answer is late */
 	char			 ip[INET6_ADDRSTRLEN];
 	unsigned		 port;
+	struct smtp_client	*client;
 	struct smtp_params	 p;
 
 	int			 esmtp;
@@ -116,14 +124,19 @@ struct smtp_session {
 
 TAILQ_HEAD(smtp_session_list, smtp_session);
 RB_HEAD(smtp_session_tree, smtp_session);
+RB_HEAD(smtp_client_tree, smtp_client);
 
 static int	session_cmp(struct smtp_session *, struct smtp_session *);
 RB_PROTOTYPE(smtp_session_tree, smtp_session, node, session_cmp);
 RB_GENERATE(smtp_session_tree, smtp_session, node, session_cmp);
+static int	client_cmp(struct smtp_client *, struct smtp_client *);
+RB_PROTOTYPE(smtp_client_tree, smtp_client, node, client_cmp);
+RB_GENERATE(smtp_client_tree, smtp_client, node, client_cmp);
 
 static struct {
 	struct smtp_session_list list;
 	struct smtp_session_tree tree;
+	struct smtp_client_tree	 clients;
 	size_t			 count;
 	uint64_t		 reqid;
 	struct smtp_params	 params;
@@ -140,6 +153,30 @@ static int
 session_cmp(struct smtp_session *a, struct smtp_session *b)
 {
 	return a->reqid < b->reqid ? -1 : a->reqid > b->reqid;
+}
+
+static int
+client_cmp(struct smtp_client *a, struct smtp_client *b)
+{
+	return strcmp(a->ip, b->ip);
+}
+
+static struct smtp_client *
+client_find(const char *ip)
+{
+	struct smtp_client key;
+
+	strlcpy(key.ip, ip, sizeof(key.ip));
+	return RB_FIND(smtp_client_tree, &smtp.clients, &key);
+}
+
+static void
+client_release(struct smtp_client *c)
+{
+	if (c != NULL && --c->n == 0) {
+		RB_REMOVE(smtp_client_tree, &smtp.clients, c);
+		free(c);
+	}
 }
 
 static struct smtp_session *
@@ -168,7 +205,7 @@ session_request(struct smtp_session *s)
 static void
 session_set_state(struct smtp_session *s, enum smtp_state state)
 {
-	struct timeval	 tv = { SMTP_TIMEOUT, 0 };
+	struct timeval	 tv = { s->p.timeout, 0 };
 
 	if (state != s->state && (state == SMTP_S_LOOKUP ||
 	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT))
@@ -541,7 +578,7 @@ session_command(struct smtp_session *s, char *line)
 	struct smtp_cmd	 cmd;
 
 	smtp_cmd_parse(line, &cmd);
-	if (s->errors >= SMTP_MAX_ERRORS) {
+	if (s->errors >= s->p.max_errors) {
 		log_info("%s: too many errors after %s from [%s]", s->id,
 		    s->last, s->ip);
 		session_reply(s, "421 4.7.0 %s Error: too many errors",
@@ -1139,6 +1176,7 @@ session_free(struct smtp_session *s)
 	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
 	event_free(s->wait_ev);
 	bufferevent_free(s->bev);
+	client_release(s->client);
 	free(s);
 	smtp.count--;
 	if (smtp.on_close != NULL)
@@ -1170,11 +1208,38 @@ session_peer_addr(struct smtp_session *s, const struct sockaddr *sa,
 	return inet_ntop(AF_INET6, a, s->ip, sizeof(s->ip)) ? 0 : -1;
 }
 
+/*
+ * Over a session limit: a 421 written straight to the fresh socket (its
+ * send buffer is empty, so a short reply never blocks), then closed.
+ */
+static void
+session_refuse(struct smtp_session *s, int fd, int per_client)
+{
+	char	 reply[SMTP_REPLY_MAX];
+	int	 n;
+
+	if (per_client)
+		n = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too "
+		    "many connections from [%s]", s->p.hostname, s->ip);
+	else
+		n = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too "
+		    "many connections", s->p.hostname);
+	if (n < 0 || (size_t)n + 2 >= sizeof(reply))
+		n = 0;
+	log_info("%s: reject: CONNECT from [%s]:%u: %s", s->id, s->ip,
+	    s->port, reply);
+	memcpy(reply + n, "\r\n", 2);
+	(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	free(s);
+}
+
 void
 smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct smtp_session	*s;
-	struct timeval		 tv = { SMTP_TIMEOUT, 0 };
+	struct smtp_client	*c;
+	struct timeval		 tv = { smtp.params.timeout, 0 };
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
@@ -1185,14 +1250,41 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	s->p = smtp.params;
 	strlcpy(s->last, "CONNECT", sizeof(s->last));
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
-	if (session_peer_addr(s, sa, salen) == -1 ||
-	    (s->wait_ev = evtimer_new(worker_base(), session_wait_timeout,
+	if (session_peer_addr(s, sa, salen) == -1) {
+		log_warnx("session: cannot set up the connection");
+		close(fd);
+		free(s);
+		return;
+	}
+	if (smtp.count >= s->p.max_sessions) {
+		session_refuse(s, fd, 0);
+		return;
+	}
+	if ((c = client_find(s->ip)) != NULL &&
+	    c->n >= s->p.max_sessions_per_client) {
+		session_refuse(s, fd, 1);
+		return;
+	}
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_warn("session");
+			close(fd);
+			free(s);
+			return;
+		}
+		strlcpy(c->ip, s->ip, sizeof(c->ip));
+		RB_INSERT(smtp_client_tree, &smtp.clients, c);
+	}
+	c->n++;
+	s->client = c;
+	if ((s->wait_ev = evtimer_new(worker_base(), session_wait_timeout,
 	    s)) == NULL ||
 	    (s->bev = bufferevent_socket_new(worker_base(), fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warnx("session: cannot set up the connection");
 		if (s->wait_ev != NULL)
 			event_free(s->wait_ev);
+		client_release(s->client);
 		close(fd);
 		free(s);
 		return;
@@ -1216,6 +1308,7 @@ smtp_session_init(void (*on_close)(void))
 {
 	TAILQ_INIT(&smtp.list);
 	RB_INIT(&smtp.tree);
+	RB_INIT(&smtp.clients);
 	smtp.on_close = on_close;
 	if ((smtp.throttle_ev = evtimer_new(worker_base(), throttle_check,
 	    NULL)) == NULL)

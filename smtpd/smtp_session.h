@@ -17,17 +17,17 @@
 #include "config.h"
 #include "proto.h"
 
-#define SMTP_MAX_ERRORS		20	/* then 421 */
-#ifndef SMTP_TIMEOUT			/* tests build with a short one */
-#define SMTP_TIMEOUT		300	/* seconds, per read and write */
-#endif
-
 /* What a new session takes from the config; reloads affect new ones only. */
 struct smtp_params {
 	char		hostname[CONF_STR_MAX];
 	uint64_t	max_message_size;
 	uint32_t	max_recipients;
 	int		bare_lf;	/* CONF_BARE_LF_REJECT or _NORMALIZE */
+	uint32_t	max_sessions;	/* more connections get a 421 */
+	uint32_t	max_sessions_per_client;	/* from one address */
+	uint32_t	timeout;	/* seconds, per read and write, and for
+					 * the answer of a peer */
+	uint32_t	max_errors;	/* bad commands, then 421 */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
@@ -40,7 +40,10 @@ struct smtp_expand {
 void	smtp_session_init(void (*on_close)(void));
 void	smtp_session_params(const struct smtp_params *);
 size_t	smtp_session_count(void);
-/* Takes the accepted socket; closes it on failure. */
+/*
+ * Takes the accepted socket; closes it on failure, or after a 421 when
+ * max_sessions or max_sessions_per_client are reached.
+ */
 void	smtp_session_new(int fd, const struct sockaddr *, socklen_t);
 
 /* Answers from the peers, matched by request id; unknown ids are stale. */

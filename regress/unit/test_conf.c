@@ -170,7 +170,9 @@ conf_diff(const struct mxgate_conf *a, const struct mxgate_conf *b)
 	STR(control_group); STR(empty_dir); STR(user); STR(queue_user);
 	NUM(max_message_size); NUM(max_recipients); NUM(retry_min);
 	NUM(retry_max); NUM(queue_lifetime); NUM(show_table_name);
-	NUM(smtp_bare_lf);
+	NUM(smtp_bare_lf); NUM(smtp_max_sessions);
+	NUM(smtp_max_sessions_per_client); NUM(smtp_timeout);
+	NUM(smtp_max_errors);
 #undef STR
 #undef NUM
 	tb = TAILQ_FIRST(&b->tables);
@@ -277,6 +279,11 @@ test_defaults(void)
 	T_OK(c.queue_lifetime == 5 * 86400, "default lifetime");
 	T_OK(c.show_table_name == 0, "default show-table-name");
 	T_OK(c.smtp_bare_lf == CONF_BARE_LF_REJECT, "default smtp bare-lf reject");
+	T_OK(c.smtp_max_sessions == 10000, "default smtp max-sessions");
+	T_OK(c.smtp_max_sessions_per_client == 50,
+	    "default smtp max-sessions-per-client");
+	T_OK(c.smtp_timeout == 300, "default smtp timeout");
+	T_OK(c.smtp_max_errors == 20, "default smtp max-errors");
 	T_OK(conf_empty(&c), "default lists empty");
 	T_OK(c.hostname[0] != '\0', "default hostname set");
 	if (gethostname(host, sizeof(host)) == 0 && strchr(host, ' ') == NULL)
