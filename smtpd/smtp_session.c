@@ -423,6 +423,51 @@ commit_base(struct smtp_session *s)
 	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4;
 }
 
+/* The replies to a MAIL or RCPT argument that does not parse. */
+struct path_errors {
+	const char	*syntax;	/* no FROM:/TO: */
+	const char	*path;		/* the address */
+	const char	*size;		/* a SIZE= value */
+};
+
+static const struct path_errors mail_errors = {
+	"501 5.5.4 Syntax: MAIL FROM:<address>",
+	"501 5.1.7 Bad sender address syntax",
+	"501 5.5.4 Bad message size syntax",
+};
+
+static const struct path_errors rcpt_errors = {
+	"501 5.5.4 Syntax: RCPT TO:<address>",
+	"501 5.1.3 Bad recipient address syntax",
+	"501 5.1.3 Bad recipient address syntax",
+};
+
+/* Replies to a parse failure of MAIL/RCPT; 0 when rc is SMTP_CMD_OK. */
+static int
+cmd_path_error(struct smtp_session *s, enum smtp_cmd_err rc,
+    const struct path_errors *e, const char *bad)
+{
+	switch (rc) {
+	case SMTP_CMD_OK:
+		return 0;
+	case SMTP_CMD_ESYNTAX:
+		session_reply(s, "%s", e->syntax);
+		break;
+	case SMTP_CMD_EPATH:
+		session_reply(s, "%s", e->path);
+		break;
+	case SMTP_CMD_ESIZE:
+		session_reply(s, "%s", e->size);
+		break;
+	case SMTP_CMD_EPARAM:
+		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
+		break;
+	default:
+		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
+	}
+	return 1;
+}
+
 static void
 cmd_mail(struct smtp_session *s, const char *arg)
 {
@@ -437,25 +482,9 @@ cmd_mail(struct smtp_session *s, const char *arg)
 		session_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	switch (smtp_cmd_mail(arg, &m, bad, sizeof(bad))) {
-	case SMTP_CMD_OK:
-		break;
-	case SMTP_CMD_ESYNTAX:
-		session_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	if (cmd_path_error(s, smtp_cmd_mail(arg, &m, bad, sizeof(bad)),
+	    &mail_errors, bad))
 		return;
-	case SMTP_CMD_EPATH:
-		session_reply(s, "501 5.1.7 Bad sender address syntax");
-		return;
-	case SMTP_CMD_EPARAM:
-		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
-		return;
-	case SMTP_CMD_EPARAMSYNTAX:
-		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
-		return;
-	case SMTP_CMD_ESIZE:
-		session_reply(s, "501 5.5.4 Bad message size syntax");
-		return;
-	}
 	if (m.has_size && s->p.max_message_size &&
 	    m.size > s->p.max_message_size) {
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
@@ -483,23 +512,9 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 		session_reply(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	switch (smtp_cmd_rcpt(arg, &a, bad, sizeof(bad))) {
-	case SMTP_CMD_OK:
-		break;
-	case SMTP_CMD_ESYNTAX:
-		session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+	if (cmd_path_error(s, smtp_cmd_rcpt(arg, &a, bad, sizeof(bad)),
+	    &rcpt_errors, bad))
 		return;
-	case SMTP_CMD_EPATH:
-	case SMTP_CMD_ESIZE:
-		session_reply(s, "501 5.1.3 Bad recipient address syntax");
-		return;
-	case SMTP_CMD_EPARAM:
-		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
-		return;
-	case SMTP_CMD_EPARAMSYNTAX:
-		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
-		return;
-	}
 	if (addr_format(&a, s->rcpt, sizeof(s->rcpt)) == -1) {
 		session_reply(s, "501 5.1.3 Bad recipient address syntax");
 		return;
