@@ -14,10 +14,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from gateway import SMTPCTL, Gateway, classic_tables, write_file  # noqa
-from smtp import expect  # noqa: E402
+from probe import rcpt_code, wait_rcpt_code  # noqa: E402
 from tap import Failure, Tap, eq, true  # noqa: E402
 
-SENDER = "sender@outside.example.org"
 RELAY = "smtp:[127.0.0.1]:9"
 
 CONFIG = """\
@@ -45,28 +44,6 @@ def makemap(gw, name="relay_recipients"):
                       % (r.returncode, r.stderr.strip()))
     os.chmod(gw.path(name + ".cdb"), 0o644)
     return r
-
-
-def rcpt_code(gw, rcpt):
-    with gw.client() as c:
-        expect(c.banner(), 220)
-        expect(c.cmd("EHLO client.test"), 250)
-        expect(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
-        code = c.cmd("RCPT TO:<%s>" % rcpt).code
-        c.cmd("QUIT")
-        return code
-
-
-def wait_rcpt_code(gw, rcpt, want, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rcpt_code(gw, rcpt)
-        if got == want:
-            return
-        if time.monotonic() >= deadline:
-            raise Failure("RCPT %s: expected %d within %gs, got %d"
-                          % (rcpt, want, timeout, got), gw.log_tail(20))
-        time.sleep(0.3)
 
 
 def write_in_place(path, text):

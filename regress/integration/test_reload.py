@@ -6,43 +6,20 @@ config is refused by reload and the old one stays in force."""
 import os
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from gateway import Gateway, classic_config, classic_tables, mkdtemp  # noqa
 from sink import Sink  # noqa: E402
+from probe import rcpt_code, wait_rcpt_code  # noqa: E402
 from smtp import expect  # noqa: E402
-from tap import Failure, Tap, eq, true  # noqa: E402
+from tap import Tap, eq, true  # noqa: E402
 
 SENDER = "sender@outside.example.org"
 
 
 def recipients(*users):
     return "".join("%s OK\n" % u for u in users)
-
-
-def rcpt_code(gw, rcpt):
-    """A fresh session's reply code to RCPT TO:<rcpt>."""
-    with gw.client() as c:
-        expect(c.banner(), 220)
-        expect(c.cmd("EHLO client.test"), 250)
-        expect(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
-        code = c.cmd("RCPT TO:<%s>" % rcpt).code
-        c.cmd("QUIT")
-        return code
-
-
-def wait_rcpt_code(gw, rcpt, want, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rcpt_code(gw, rcpt)
-        if got == want:
-            return
-        if time.monotonic() >= deadline:
-            raise Failure("RCPT %s: expected %d within %gs, got %d"
-                          % (rcpt, want, timeout, got), gw.log_tail(20))
-        time.sleep(0.3)
 
 
 def main():
