@@ -215,6 +215,25 @@ queue_commit_fail(struct incoming *inc)
 	incoming_free(inc);
 }
 
+/* Durable: acknowledge and schedule; a restart would load it too. */
+static void
+queue_commit_ok(struct incoming *inc)
+{
+	char from[ENVELOPE_ADDR_MAX];
+	struct envelope *env = inc->env;
+
+	inc->env = NULL;
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)",
+	    env->id, envelope_vis(from, sizeof(from), env->sender),
+	    (unsigned long long)env->size, env->nrcpt);
+	queue_reply(IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid, inc->id,
+	    -1);
+	stats_accepted(time(NULL));
+	incoming_free(inc);
+	if (sched_add(&q.sched, env) == -1)
+		fatalx("%s: out of memory scheduling a message", env->id);
+}
+
 static void
 queue_commit(struct imsgev *iev, struct imsg *imsg)
 {
@@ -259,38 +278,38 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 	evtimer_add(q.flush_ev, &now_tv);
 }
 
-/* The shared half of the commits of this loop pass: one dir fsync. */
+/*
+ * The shared half of the commits of this loop pass (spool.c, steps 2-5):
+ * one syncfs, the renames, one directory fsync, then every 250.
+ */
 static void
 queue_flush(evutil_socket_t fd, short ev, void *arg)
 {
-	char from[ENVELOPE_ADDR_MAX];
+	struct incoming_list published;
 	struct incoming *inc;
-	struct envelope *env;
 	int synced;
 
 	if (TAILQ_EMPTY(&q.committing))
 		return;
-	synced = spool_sync(&q.spool) == 0;
+	TAILQ_INIT(&published);
+	synced = spool_sync_data(&q.spool) == 0;
 	while ((inc = TAILQ_FIRST(&q.committing)) != NULL) {
 		TAILQ_REMOVE(&q.committing, inc, entry);
-		/* no link to smtpd: the client cannot hear 250, drop it */
-		if (!synced || worker_peer(PROC_SMTPD) == NULL) {
+		if (!synced || spool_publish(&q.spool, inc->id) == -1) {
+			flow_write_failed(errno);
+			spool_unstage(&q.spool, inc->id);
 			queue_commit_fail(inc);
-			continue;
-		}
-		env = inc->env;
-		inc->env = NULL;
-		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)",
-		    env->id, envelope_vis(from, sizeof(from), env->sender),
-		    (unsigned long long)env->size, env->nrcpt);
-		queue_reply(IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid,
-		    inc->id, -1);
-		stats_accepted(time(NULL));
-		incoming_free(inc);
-		/* durable and acknowledged: a restart would load it */
-		if (sched_add(&q.sched, env) == -1)
-			fatalx("%s: out of memory scheduling a message",
-			    env->id);
+		} else
+			TAILQ_INSERT_TAIL(&published, inc, entry);
+	}
+	synced = !TAILQ_EMPTY(&published) && spool_sync(&q.spool) == 0;
+	while ((inc = TAILQ_FIRST(&published)) != NULL) {
+		TAILQ_REMOVE(&published, inc, entry);
+		/* no link to smtpd: the client cannot hear 250, drop it */
+		if (!synced || worker_peer(PROC_SMTPD) == NULL)
+			queue_commit_fail(inc);
+		else
+			queue_commit_ok(inc);
 	}
 	queue_kick();
 }
