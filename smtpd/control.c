@@ -152,7 +152,7 @@ remember_pause(struct imsg *imsg)
 }
 
 void
-control_queued_ready(struct worker_proc *q)
+control_queued_configured(struct worker_proc *q)
 {
 	struct mbuf m;
 

@@ -133,6 +133,9 @@ parent_send_conf(struct worker_proc *wp)
 	if (wp->id == PROC_SMTPD)
 		parent_pki_send(wp);
 	imsgev_compose(&wp->iev, IMSG_CONF_END, 0, -1, NULL, 0);
+	/* after the config, before any link: nothing leaves unpaused */
+	if (wp->id == PROC_QUEUED)
+		control_queued_configured(wp);
 }
 
 static void
@@ -333,8 +336,6 @@ worker_ready(struct worker_proc *wp, struct imsg *imsg)
 		log_warnx("%s rejected the configuration: %s",
 		    proc_name(wp->id), why);
 	wp->ready = 1;
-	if (wp->id == PROC_QUEUED)
-		control_queued_ready(wp);
 	if (parent.reload_client != 0)
 		parent_reload_answer(wp, status);
 	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
