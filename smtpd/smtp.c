@@ -369,6 +369,9 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
+	p.max_line = conf->smtp_max_line;
+	p.data_timeout = conf->smtp_data_timeout;
+	p.max_hops = conf->smtp_max_hops;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);
