@@ -47,6 +47,7 @@
 #include "smtp_info.h"
 #include "smtp_line.h"
 #include "smtp_bdat.h"
+#include "smtp_received.h"
 #include "smtp_session.h"
 
 #define SMTP_OUT_MAX	(64 * 1024)	/* unread replies: stop reading */
@@ -736,30 +737,22 @@ session_read_command(struct smtp_session *s)
 
 /* ---- DATA ---- */
 
-/* RFC 5321 4.4 trace header, RFC 5322 date. */
+/* RFC 5321 4.4 trace header (smtp_received.c). */
 static void
 session_received(struct smtp_session *s)
 {
-	char		 buf[2048], date[64], lit[INET6_ADDRSTRLEN + 8];
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	int		 n;
+	struct smtp_received	 r;
+	char			 buf[2048];
+	int			 n;
 
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	snprintf(lit, sizeof(lit), "%s%s", strchr(s->ip, ':') ? "IPv6:" : "",
-	    s->ip);
-	if (s->norig == 1)
-		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
-		    s->msgid, s->first, date);
-	else
-		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
-		    s->msgid, date);
-	if (n > 0 && (size_t)n < sizeof(buf))
+	r.helo = s->helo;
+	r.ip = s->ip;
+	r.hostname = s->p.hostname;
+	r.proto = s->esmtp ? "ESMTP" : "SMTP";
+	r.id = s->msgid;
+	r.rcpt = s->norig == 1 ? s->first : NULL;
+	r.when = time(NULL);
+	if ((n = smtp_received_format(buf, sizeof(buf), &r)) > 0)
 		smtp_data_put(s->data, buf, n);
 }
 
