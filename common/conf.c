@@ -91,6 +91,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_max_line = CONF_DEF_SMTP_LINE;
 	conf->smtp_data_timeout = CONF_DEF_SMTP_DATA_TIMEOUT;
 	conf->smtp_max_hops = CONF_DEF_SMTP_HOPS;
+	conf->smtp_processes = 1;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -218,6 +219,8 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->smtp_data_timeout);
 	fprintf(fp, "smtp max-hops %lu\n",
 	    (unsigned long)conf->smtp_max_hops);
+	fprintf(fp, "smtp processes %lu\n",
+	    (unsigned long)conf->smtp_processes);
 }
 
 static void

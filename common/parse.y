@@ -189,7 +189,7 @@ static void	 rule_via(YYSTYPE *);
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
-%token	MAXLINELEN DATATIMEOUT MAXHOPS
+%token	MAXLINELEN DATATIMEOUT MAXHOPS PROCESSES
 %token	ERROR STRING
 
 %%
@@ -284,6 +284,10 @@ main		: HOSTNAME string {
 		| SMTP MAXHOPS string {
 			set_smtp_count(&$1, &ps.conf->smtp_max_hops,
 			    $3.v.string, CONF_SMTP_HOPS_MAX, "max-hops");
+		}
+		| SMTP PROCESSES string {
+			set_smtp_count(&$1, &ps.conf->smtp_processes,
+			    $3.v.string, CONF_SMTP_PROCS_MAX, "processes");
 		}
 		| tablehead tablesrc
 		| LISTEN ON string portopt {
@@ -395,6 +399,7 @@ string		: STRING
 		| MAXLINELEN
 		| DATATIMEOUT
 		| MAXHOPS
+		| PROCESSES
 		;
 
 %%
@@ -740,6 +745,7 @@ static const struct {
 	{ "on",			ON },
 	{ "origin",		ORIGIN },
 	{ "port",		PORT },
+	{ "processes",		PROCESSES },
 	{ "queue",		QUEUE },
 	{ "queue-user",		QUEUEUSER },
 	{ "recipients",		RECIPIENTS },
