@@ -927,6 +927,12 @@ cmd_bdat(struct smtp_session *s, const char *arg)
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
+	if (s->bdat && s->data == NULL) {
+		/* the first chunk failed: the later ones are no message */
+		session_reply(s, "503 5.5.1 Error: an earlier chunk failed; "
+		    "send RSET");
+		return;
+	}
 	if (session_bdat_toobig(s, size))
 		return;
 	if (s->data != NULL) {

@@ -9,10 +9,12 @@ chunk (data-timeout, 421), and what the next hop receives (content and
 Received: header).
 
 Gateway 1: classic, max-message-size 10M, data-timeout 3s.
-Gateway 2: bare-lf normalize."""
+Gateway 2: bare-lf normalize, smtp timeout 2s (queued stopped: the
+first chunk fails, the pipelined later ones are refused)."""
 
 import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -255,6 +257,36 @@ def normalize(t, gw, sink):
            stored)
 
 
+def failed_first(t, gw, sink):
+    """queued stopped, smtp timeout 2s: the first chunk of a pipelined
+    BDAT transaction fails (451), the later chunks are refused, nothing
+    is queued."""
+    def run():
+        qpid = gw.status()["queued"]["pid"]
+        os.kill(qpid, signal.SIGSTOP)
+        try:
+            with open_txn(gw) as c:
+                c.send_raw(bdat_cmd(22, False) + b"Subject: bdat failed\r\n"
+                           + bdat_cmd(6, False) + b"more\r\n"
+                           + bdat_cmd(6, True) + b"last\r\n")
+                r = [c.reply(timeout=30).last for _ in range(3)]
+                eq(r[0], "451 4.3.0 Error: queue file write error",
+                   "first chunk, queued not answering")
+                eq(r[1:], ["503 5.5.1 Error: need MAIL command"] * 2,
+                   "the later chunks")
+                expect(c.cmd("NOOP"), 250, what="NOOP: chunks skipped")
+        finally:
+            os.kill(qpid, signal.SIGCONT)
+        with open_txn(gw) as c:
+            match(QUEUED, chunk(c, b"Subject: bdat recovered\r\n\r\n",
+                                last=True).last, "BDAT LAST")
+        by_subject(sink, "bdat recovered")
+        for m in sink.messages():
+            true("bdat failed" not in m["data"], "the failed one arrived")
+    t.case("pipelined chunks after a failed first chunk are refused, "
+           "nothing of them queued", run)
+
+
 def main():
     t = Tap()
     sink = Sink(mkdtemp("mxgate-sink-")).start()
@@ -267,10 +299,12 @@ def main():
         basic(t, gw, sink)
         refusals(t, gw, sink)
         t.case("stop gateway cleanly", gw.stop)
-        gw2 = Gateway(None, classic_config() + "smtp bare-lf normalize\n",
+        gw2 = Gateway(None, classic_config() + "smtp bare-lf normalize\n"
+                  "smtp timeout 2s\n",
                       classic_tables(sink.relay))
         if t.case("start gateway with bare-lf normalize", gw2.start):
             normalize(t, gw2, sink)
+            failed_first(t, gw2, sink)
             t.case("stop second gateway cleanly", gw2.stop)
     finally:
         gw.cleanup()
