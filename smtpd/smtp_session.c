@@ -1,6 +1,6 @@
 /*
- * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME and
- * ENHANCEDSTATUSCODES), one state machine per client.
+ * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
+ * CHUNKING and ENHANCEDSTATUSCODES), one state machine per client.
  *
  * Guarantees kept here:
  * - "250 2.0.0 Ok: queued as ID" is sent only after queued acknowledged
@@ -14,6 +14,8 @@
  * - Everything from the client that reaches a log line, a header or a
  *   peer is printable ASCII (addresses are parsed by common/addr.c, the
  *   HELO name is made printable).
+ * - A command ends with CR LF only (smtp_line.c); the bytes of a BDAT
+ *   chunk are never read as commands, also when the BDAT was refused.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
