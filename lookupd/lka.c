@@ -345,7 +345,7 @@ lka_qualify(struct lka_tables *lt, const char *rcpt, char *addr,
 			return -1;
 	} else if (strlcpy(addr, rcpt, addrsz) >= addrsz)
 		return -1;
-	return addr_parse(addr, &ma);
+	return addr_parse_flags(addr, &ma, ADDR_UTF8);	/* smtpd checked SMTPUTF8 */
 }
 
 int

@@ -179,9 +179,14 @@ queue_commit_read(struct imsg *imsg, uint64_t *reqid, struct envelope *env,
 	env->helo = mr_strdup(&r, ENVELOPE_HELO_MAX, nomem);
 	env->client = mr_strdup(&r, ENVELOPE_CLIENT_MAX, nomem);
 	env->size = mr_u64(&r);
+	env->body = mr_u32(&r);
+	env->smtputf8 = mr_u32(&r);
+	env->ret = mr_u32(&r);
+	env->envid = mr_strdup(&r, ENVELOPE_ENVID_MAX, nomem);
 	n = mr_u32(&r);
 	if (r.err || n == 0 || n > r.left / QUEUE_COMMIT_RCPT_MIN ||
-	    !envelope_valid_id(env->id))
+	    !envelope_valid_id(env->id) || env->body > MSG_BODY_8BITMIME ||
+	    env->smtputf8 > 1 || env->ret > DSN_RET_HDRS)
 		return -1;
 	if ((env->rcpt = calloc(n, sizeof(*env->rcpt))) == NULL) {
 		*nomem = 1;
@@ -193,8 +198,14 @@ queue_commit_read(struct imsg *imsg, uint64_t *reqid, struct envelope *env,
 		rc->to = mr_strdup(&r, ENVELOPE_ADDR_MAX, nomem);
 		rc->orig = mr_strdup(&r, ENVELOPE_ADDR_MAX, nomem);
 		rc->relay = mr_strdup(&r, ENVELOPE_RELAY_MAX, nomem);
+		rc->notify = mr_u32(&r);
+		rc->orcpt = mr_strdup(&r, ENVELOPE_ORCPT_MAX, nomem);
 		if ((rc->reply = strdup("")) == NULL)
 			*nomem = 1;
+		if ((rc->notify & ~(uint32_t)DSN_NOTIFY_MASK) != 0 ||
+		    ((rc->notify & DSN_NOTIFY_NEVER) &&
+		    rc->notify != DSN_NOTIFY_NEVER))
+			return -1;
 	}
 	return mr_end(&r);
 }
@@ -373,6 +384,8 @@ queue_send_batch(const struct sched_batch *b, void *arg)
 	mbuf_add_str(&m, env->id);
 	mbuf_add_str(&m, env->sender);
 	mbuf_add_str(&m, b->relay);
+	mbuf_add_u32(&m, env->body);
+	mbuf_add_u32(&m, env->smtputf8);
 	mbuf_add_u32(&m, (uint32_t)b->n);
 	for (k = 0; k < b->n; k++)
 		mbuf_add_str(&m, env->rcpt[b->idx[k]].to);

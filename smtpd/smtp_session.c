@@ -69,6 +69,8 @@ struct smtp_rcpt {
 	char	*rcpt;			/* final, after alias expansion */
 	char	*orig;			/* as given in RCPT TO */
 	char	*relay;
+	uint32_t notify;		/* DSN_NOTIFY_* of its RCPT */
+	char	*orcpt;			/* ORCPT= of its RCPT, decoded, "" */
 };
 
 struct smtp_count {
@@ -120,6 +122,10 @@ struct smtp_session {
 	int			 msg_open;	/* created, not committed/aborted */
 	int			 queue_lost;	/* queued went down meanwhile */
 	struct smtp_data	*data;
+	/* ESMTP parameters of MAIL, and of the RCPT being looked up */
+	enum smtp_body		 body;
+	struct esmtp_mail	 mail_esmtp;
+	struct esmtp_rcpt	 rcpt_esmtp;
 };
 
 TAILQ_HEAD(smtp_session_list, smtp_session);
@@ -354,6 +360,7 @@ session_reset(struct smtp_session *s)
 		free(s->rcpts[i].rcpt);
 		free(s->rcpts[i].orig);
 		free(s->rcpts[i].relay);
+		free(s->rcpts[i].orcpt);
 	}
 	free(s->rcpts);
 	s->rcpts = NULL;
@@ -362,6 +369,9 @@ session_reset(struct smtp_session *s)
 	s->sender[0] = s->rcpt[0] = s->first[0] = s->msgid[0] = '\0';
 	s->commit_bytes = 0;
 	s->queue_lost = 0;
+	s->body = SMTP_BODY_NONE;
+	memset(&s->mail_esmtp, 0, sizeof(s->mail_esmtp));
+	memset(&s->rcpt_esmtp, 0, sizeof(s->rcpt_esmtp));
 }
 
 static void
@@ -412,6 +422,8 @@ cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
 	session_reply(s, "250-SIZE %llu",
 	    (unsigned long long)s->p.max_message_size);
 	session_reply(s, "250-8BITMIME");
+	session_reply(s, "250-SMTPUTF8");
+	session_reply(s, "250-DSN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -420,7 +432,8 @@ static size_t
 commit_base(struct smtp_session *s)
 {
 	return 8 + 4 + SMTP_MSGID_MAX + 4 + strlen(s->sender) +
-	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4;
+	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4 +
+	    12 + 4 + strlen(s->mail_esmtp.envid);
 }
 
 /* The replies to a MAIL or RCPT argument that does not parse. */
@@ -495,6 +508,8 @@ cmd_mail(struct smtp_session *s, const char *arg)
 		return;
 	}
 	s->mail = 1;
+	s->body = m.body;
+	s->mail_esmtp = m.esmtp;
 	s->commit_bytes = commit_base(s);
 	session_reply(s, "250 2.1.0 Ok");
 }
@@ -512,8 +527,8 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 		session_reply(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (cmd_path_error(s, smtp_cmd_rcpt(arg, &a, bad, sizeof(bad)),
-	    &rcpt_errors, bad))
+	if (cmd_path_error(s, smtp_cmd_rcpt_esmtp(arg, &a, &s->rcpt_esmtp,
+	    s->mail_esmtp.smtputf8, bad, sizeof(bad)), &rcpt_errors, bad))
 		return;
 	if (addr_format(&a, s->rcpt, sizeof(s->rcpt)) == -1) {
 		session_reply(s, "501 5.1.3 Bad recipient address syntax");
@@ -694,6 +709,15 @@ session_read_command(struct smtp_session *s)
 
 /* ---- DATA ---- */
 
+/* The "with" of the Received header (RFC 3848, RFC 6531 3.7.3). */
+static const char *
+session_proto(struct smtp_session *s)
+{
+	if (!s->esmtp)
+		return "SMTP";
+	return s->mail_esmtp.smtputf8 ? "UTF8ESMTP" : "ESMTP";
+}
+
 /* RFC 5321 4.4 trace header, RFC 5322 date. */
 static void
 session_received(struct smtp_session *s)
@@ -710,12 +734,12 @@ session_received(struct smtp_session *s)
 	if (s->norig == 1)
 		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
 		    "\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    s->helo, lit, s->p.hostname, session_proto(s),
 		    s->msgid, s->first, date);
 	else
 		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
 		    "\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    s->helo, lit, s->p.hostname, session_proto(s),
 		    s->msgid, date);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		smtp_data_put(s->data, buf, n);
@@ -737,11 +761,17 @@ session_commit(struct smtp_session *s, uint64_t size)
 	mbuf_add_str(&m, s->helo);
 	mbuf_add_str(&m, s->ip);
 	mbuf_add_u64(&m, size);
+	mbuf_add_u32(&m, s->body);
+	mbuf_add_u32(&m, s->mail_esmtp.smtputf8);
+	mbuf_add_u32(&m, s->mail_esmtp.ret);
+	mbuf_add_str(&m, s->mail_esmtp.envid);
 	mbuf_add_u32(&m, s->nrcpts);
 	for (i = 0; i < s->nrcpts; i++) {
 		mbuf_add_str(&m, s->rcpts[i].rcpt);
 		mbuf_add_str(&m, s->rcpts[i].orig);
 		mbuf_add_str(&m, s->rcpts[i].relay);
+		mbuf_add_u32(&m, s->rcpts[i].notify);
+		mbuf_add_str(&m, s->rcpts[i].orcpt);
 	}
 	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_COMMIT, 0, -1, &m) == -1)
 		goto fail;
@@ -872,15 +902,19 @@ session_add_rcpt(struct smtp_session *s, const struct smtp_expand *x)
 	r->rcpt = strdup(x->rcpt);
 	r->orig = strdup(s->rcpt);
 	r->relay = strdup(x->relay);
-	if (r->rcpt == NULL || r->orig == NULL || r->relay == NULL) {
+	r->notify = s->rcpt_esmtp.notify;
+	r->orcpt = strdup(s->rcpt_esmtp.orcpt);
+	if (r->rcpt == NULL || r->orig == NULL || r->relay == NULL ||
+	    r->orcpt == NULL) {
 		free(r->rcpt);
 		free(r->orig);
 		free(r->relay);
+		free(r->orcpt);
 		return -1;
 	}
 	s->nrcpts++;
 	s->commit_bytes += 12 + strlen(r->rcpt) + strlen(r->orig) +
-	    strlen(r->relay);
+	    strlen(r->relay) + 8 + strlen(r->orcpt);
 	return 0;
 }
 
@@ -894,7 +928,8 @@ session_rcpt_accept(struct smtp_session *s, const struct smtp_expand *x,
 	for (i = 0; i < n; i++)
 		if (!session_has_rcpt(s, x[i].rcpt, x[i].relay))
 			need += 12 + strlen(x[i].rcpt) + strlen(s->rcpt) +
-			    strlen(x[i].relay);
+			    strlen(x[i].relay) + 8 +
+			    strlen(s->rcpt_esmtp.orcpt);
 	if (s->commit_bytes + need > SMTP_COMMIT_MAX) {
 		session_rcpt_reject(s, "452 4.5.3 Error: too many recipients");
 		return;
