@@ -194,6 +194,11 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "queue retry-max %lus\n", (unsigned long)conf->retry_max);
 	fprintf(fp, "queue lifetime %lus\n",
 	    (unsigned long)conf->queue_lifetime);
+	if (conf->delay_warning == 0)
+		fprintf(fp, "queue delay-warning off\n");
+	else
+		fprintf(fp, "queue delay-warning %lus\n",
+		    (unsigned long)conf->delay_warning);
 	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
 	    "no");
 	fprintf(fp, "smtp bare-lf %s\n",

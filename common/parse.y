@@ -170,6 +170,7 @@ static void	 set_smtp_count(YYSTYPE *, uint32_t *, const char *,
 		    uint64_t, const char *);
 static void	 set_smtp_timeout(YYSTYPE *, const char *);
 static void	 set_retry(YYSTYPE *, uint32_t *, const char *, const char *);
+static void	 set_delay_warning(YYSTYPE *, const char *);
 static int	 parse_port(YYSTYPE *, const char *);
 static void	 table_begin(YYSTYPE *, const char *);
 static void	 table_source(YYSTYPE *, const char *);
@@ -183,6 +184,7 @@ static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
 %}
 
+%token	DELAYWARNING
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
@@ -241,6 +243,9 @@ main		: HOSTNAME string {
 		| QUEUE LIFETIME string {
 			set_retry(&$1, &ps.conf->queue_lifetime, $3.v.string,
 			    "lifetime");
+		}
+		| QUEUE DELAYWARNING string {
+			set_delay_warning(&$1, $3.v.string);
 		}
 		| SHOWTABLENAME YES		{ ps.conf->show_table_name = 1; }
 		| SHOWTABLENAME NO		{ ps.conf->show_table_name = 0; }
@@ -355,6 +360,7 @@ string		: STRING
 		| HOSTNAME
 		| INCLUDE
 		| LIFETIME
+		| DELAYWARNING
 		| LISTEN
 		| MAXERRORS
 		| MAXMSGSIZE
@@ -706,6 +712,7 @@ static const struct {
 	{ "bare-lf",		BARELF },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
+	{ "delay-warning",	DELAYWARNING },
 	{ "for",		FOR },
 	{ "from",		FROM },
 	{ "group",		GROUP },
@@ -1163,6 +1170,23 @@ set_retry(YYSTYPE *kw, uint32_t *dst, const char *s, const char *what)
 			ps.retryline = kw->lineno;
 		}
 	}
+}
+
+/* queue delay-warning off | DURATION (at least 1s) */
+static void
+set_delay_warning(YYSTYPE *kw, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	uint64_t		 n;
+
+	if (strcmp(s, "off") == 0)
+		ps.conf->delay_warning = 0;
+	else if (parse_unit(s, UINT32_MAX, "smhd", mult, &n) == -1 || n == 0)
+		perr(kw->file, kw->lineno, "queue delay-warning: invalid "
+		    "duration \"%s\" (off, or seconds or a number with s, m, "
+		    "h or d, not 0)", s);
+	else
+		ps.conf->delay_warning = n;
 }
 
 static int

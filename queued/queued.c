@@ -1,7 +1,8 @@
 /*
  * queued: the spool and its scheduler.  smtpd creates and commits
  * messages through it; it hands due recipients to mtad and applies the
- * results; the parent asks it for `smtpctl show queue`.  Promises: stdio
+ * results; it queues DSNs and asks lookupd to route them (queue_dsn.c);
+ * the parent asks it for `smtpctl show queue`.  Promises: stdio
  * rpath wpath cpath sendfd unix, chrooted into the spool, as the queue
  * user.
  *
@@ -405,6 +406,8 @@ queue_schedule(evutil_socket_t fd, short ev, void *arg)
 	struct timeval tv = { 0, 0 };
 	int64_t now = time(NULL), due;
 
+	if (worker_peer(PROC_LOOKUPD) != NULL)	/* DSNs without a relay */
+		sched_route_due(&q.sched, now, queue_route_ask, NULL);
 	if (worker_peer(PROC_MTAD) == NULL)
 		return;				/* peer_up kicks */
 	sched_dispatch(&q.sched, now, queue_send_batch, NULL);
@@ -423,6 +426,12 @@ queue_kick(void)
 	struct timeval tv = { 0, 0 };
 
 	evtimer_add(q.sched_ev, &tv);
+}
+
+void
+queue_dsn_kick(void)
+{
+	queue_kick();
 }
 
 static void
@@ -503,7 +512,7 @@ queue_parent_msg(struct imsgev *iev, struct imsg *imsg)
 static void
 queue_peer_up(enum proc_id id, struct imsgev *iev)
 {
-	if (id == PROC_MTAD)
+	if (id == PROC_MTAD || id == PROC_LOOKUPD)
 		queue_kick();
 }
 
@@ -519,6 +528,9 @@ queue_peer_down(enum proc_id id)
 			log_warnx("link to mtad lost: %zu batch(es) deferred",
 			    q.sched.ninflight);
 		sched_requeue_inflight(&q.sched, time(NULL));
+		break;
+	case PROC_LOOKUPD:
+		queue_route_down();
 		break;
 	default:
 		break;
@@ -553,6 +565,8 @@ queue_init(const struct mxgate_conf *conf)
 	sched_init(&q.sched, &q.spool);
 	sched_set_retry(&q.sched, conf->retry_min, conf->retry_max,
 	    conf->queue_lifetime);
+	queue_dsn_init(&q.spool, &q.sched);
+	sched_set_dsn(&q.sched, conf->delay_warning, queue_dsn, NULL);
 	q.flush_ev = evtimer_new(worker_base(), queue_flush, NULL);
 	q.sched_ev = evtimer_new(worker_base(), queue_schedule, NULL);
 	if (q.flush_ev == NULL || q.sched_ev == NULL) {
@@ -579,6 +593,7 @@ queue_configure(struct mxgate_conf *conf, int first)
 	}
 	sched_set_retry(&q.sched, conf->retry_min, conf->retry_max,
 	    conf->queue_lifetime);
+	sched_set_dsn(&q.sched, conf->delay_warning, queue_dsn, NULL);
 	return 0;
 }
 
@@ -599,6 +614,7 @@ static const struct worker_ops queue_ops = {
 	.peer_handler = {
 		[PROC_SMTPD] = queue_smtpd_msg,
 		[PROC_MTAD] = queue_mtad_msg,
+		[PROC_LOOKUPD] = queue_lookupd_msg,
 	},
 	.parent_msg = queue_parent_msg,
 };
