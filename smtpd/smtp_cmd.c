@@ -305,7 +305,7 @@ smtp_cmd_mail(const char *arg, struct smtp_mail *m, char *bad, size_t badsz)
 	if ((err = parse_params(p, m, NULL, 0, bad, badsz)) != SMTP_CMD_OK)
 		return err;
 	if (!m->esmtp.smtputf8 && !addr_ascii(&m->from))
-		return SMTP_CMD_EPATH;
+		return SMTP_CMD_EUTF8;
 	return SMTP_CMD_OK;
 }
 
@@ -336,6 +336,6 @@ smtp_cmd_rcpt_esmtp(const char *arg, struct mailaddr *a,
 	if ((err = parse_params(p, NULL, rp, utf8, bad, badsz)) != SMTP_CMD_OK)
 		return err;
 	if (!utf8 && !addr_ascii(a))
-		return SMTP_CMD_EPATH;
+		return SMTP_CMD_EUTF8;
 	return SMTP_CMD_OK;
 }

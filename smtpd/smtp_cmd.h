@@ -62,7 +62,8 @@ enum smtp_cmd_err {
 	SMTP_CMD_EPATH,		/* the path does not parse */
 	SMTP_CMD_EPARAM,	/* parameter not understood: 555 */
 	SMTP_CMD_EPARAMSYNTAX,	/* malformed or repeated parameter: 501 */
-	SMTP_CMD_ESIZE		/* SIZE value not a number: 501 */
+	SMTP_CMD_ESIZE,		/* SIZE value not a number: 501 */
+	SMTP_CMD_EUTF8		/* UTF-8 path without SMTPUTF8: 553 5.6.7 */
 };
 
 /*
@@ -84,7 +85,7 @@ enum smtp_cmd_err smtp_cmd_rcpt(const char *arg, struct mailaddr *,
 /*
  * RCPT with its DSN parameters (NOTIFY, ORCPT) into *rp; utf8: the MAIL
  * had SMTPUTF8, so the path may hold UTF-8 (without it such a path is
- * SMTP_CMD_EPATH).  smtp_cmd_rcpt() is this with rp NULL: no parameter
+ * SMTP_CMD_EUTF8, as in smtp_cmd_mail()).  smtp_cmd_rcpt() is this with rp NULL: no parameter
  * is accepted.
  */
 enum smtp_cmd_err smtp_cmd_rcpt_esmtp(const char *arg, struct mailaddr *,

@@ -1,6 +1,8 @@
 /*
- * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME and
- * ENHANCEDSTATUSCODES), one state machine per client.
+ * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
+ * SMTPUTF8, DSN and ENHANCEDSTATUSCODES), one state machine per client.
+ * The DSN and SMTPUTF8 parameters are parsed by smtp_esmtp.c and go to
+ * queued with the commit.
  *
  * Guarantees kept here:
  * - "250 2.0.0 Ok: queued as ID" is sent only after queued acknowledged
@@ -474,6 +476,10 @@ cmd_path_error(struct smtp_session *s, enum smtp_cmd_err rc,
 		break;
 	case SMTP_CMD_EPARAM:
 		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
+		break;
+	case SMTP_CMD_EUTF8:	/* RFC 6531 3.5 */
+		session_reply(s, "553 5.6.7 Non-ASCII address not permitted "
+		    "without SMTPUTF8");
 		break;
 	default:
 		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);

@@ -184,7 +184,8 @@ def main():
                 ("MAIL FROM:<%s> RET=FULL RET=HDRS" % SENDER, "501 5.5.4"),
                 ("MAIL FROM:<%s> SMTPUTF8=yes" % SENDER, "501 5.5.4"),
                 ("MAIL FROM:<%s> X-FOO=1" % SENDER, "555 5.5.4"),
-                ("MAIL FROM:<j\u00f6rg@example2.com>", "501 5.1.7"),
+                ("MAIL FROM:<j\u00f6rg@example2.com>", "553 5.6.7"),
+                (b"MAIL FROM:<j\xf6rg@example2.com> SMTPUTF8", "501 5.1.7"),
             ]
             with gw.client() as c:
                 c.banner()

@@ -118,7 +118,7 @@ test_mail(void)
 	mail("FROM:<a>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<postmaster>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<a@b.c\x01>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
-	mail("FROM:<\xc3\xa9@b.c>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
+	mail("FROM:<\xc3\xa9@b.c>", SMTP_CMD_EUTF8, NULL, 0, 0, NULL);
 	mail("FROM:<<a@b.c>>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<a@b.c> SIZE=", SMTP_CMD_EPARAMSYNTAX, NULL, 0, 0,
 	    "SIZE=");

@@ -76,7 +76,7 @@ test_mail(void)
 	    DSN_RET_NONE, "");
 	mail("FROM:<j\xc3\xb6rg@b\xc3\xbc.example> SMTPUTF8", SMTP_CMD_OK, 1,
 	    DSN_RET_NONE, "");
-	mail("FROM:<j\xc3\xb6rg@b.example>", SMTP_CMD_EPATH, 0, 0, "");
+	mail("FROM:<j\xc3\xb6rg@b.example>", SMTP_CMD_EUTF8, 0, 0, "");
 	mail("FROM:<j\xc3@b.example> SMTPUTF8", SMTP_CMD_EPATH, 0, 0, "");
 	mail("FROM:<j\xc0\xafrg@b.example> SMTPUTF8", SMTP_CMD_EPATH, 0, 0,
 	    "");	/* overlong */
@@ -157,7 +157,7 @@ test_rcpt(void)
 	    "");
 	rcpt("TO:<u@x.y> X-FOO", 0, SMTP_CMD_EPARAM, 0, "");
 	rcpt("TO:<u@x.y> RET=FULL", 0, SMTP_CMD_EPARAM, 0, "");
-	rcpt("TO:<j\xc3\xb6rg@x.y>", 0, SMTP_CMD_EPATH, 0, "");
+	rcpt("TO:<j\xc3\xb6rg@x.y>", 0, SMTP_CMD_EUTF8, 0, "");
 	rcpt("TO:<j\xc3\xb6rg@x.y>", 1, SMTP_CMD_OK, 0, "");
 	/* the old entry point still takes no parameter at all */
 	T_OK(smtp_cmd_rcpt("TO:<u@x.y> NOTIFY=NEVER", &a, bad,
