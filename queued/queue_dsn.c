@@ -223,9 +223,11 @@ queue_dsn(const struct envelope *env, enum bounce_kind kind,
 	size_t i, nb = 0;
 	int rv;
 
+	/* a success nobody asked for is not worth a log line */
 	if (env->sender[0] == '\0') {
-		log_info("%s: from=<>: no %s notification for a DSN",
-		    env->id, kind_name(kind));
+		if (kind != BOUNCE_SUCCESS)
+			log_info("%s: from=<>: no %s notification to the null "
+			    "sender", env->id, kind_name(kind));
 		return 0;
 	}
 	if ((br = calloc(n, sizeof(*br))) == NULL)
@@ -241,7 +243,7 @@ queue_dsn(const struct envelope *env, enum bounce_kind kind,
 		nb++;
 	}
 	rv = nb > 0 ? dsn_queue(env, kind, br, nb, now) : 0;
-	if (nb == 0)
+	if (nb == 0 && kind != BOUNCE_SUCCESS)
 		log_info("%s: NOTIFY asks for no %s notification", env->id,
 		    kind_name(kind));
 	free(br);

@@ -15,7 +15,8 @@
  *   when the client goes away in the middle of DATA.
  * - Everything from the client that reaches a log line, a header or a
  *   peer is printable ASCII (addresses are parsed by common/addr.c, the
- *   HELO name is made printable).
+ *   HELO name is made printable), or in an SMTPUTF8 transaction also
+ *   well-formed UTF-8 in addresses and ORCPT: never a control character.
  */
 #include <sys/types.h>
 #include <sys/queue.h>

@@ -246,8 +246,8 @@ def main():
 
         def null_sender():
             qid = transaction(gw, "<>", ["<alice@example1.com>"], "from null")
-            gw.wait_log(r"%s: from=<>: no non-delivery notification for a "
-                        r"DSN" % qid)
+            gw.wait_log(r"%s: from=<>: no non-delivery notification to "
+                        r"the null sender" % qid)
             gw.wait_log(r"%s: removed" % qid)
             true(all("Subject: from null" not in m["data"]
                      for m in sink2.messages()),
@@ -298,6 +298,24 @@ def main():
         t.case("NOTIFY=NEVER: no delay warning, no expiry DSN", delay_never)
         t.case("queue empty at the end", lambda: gw.wait_queue(
             lambda q: q == [], 15, "empty queue"))
+
+        def restart():
+            qid = transaction(gw, "<%s> RET=HDRS ENVID=case-restart" % SENDER,
+                              ["<testadmin@example1.com> NOTIFY=FAILURE "
+                               "ORCPT=rfc822;ta+40example1.com"], "restart")
+            gw.wait_log(r"%s: to=<testadmin@example1\.com>.*status=deferred"
+                        % qid)
+            gw.restart()
+            (m, msg), = wait_dsns(sink2, "case-restart", 1, timeout=30)
+            _, rcpts, orig = report(msg)
+            r = by_final(rcpts)["testadmin@example1.com"]
+            eq((r["Action"], r["Status"], r["Original-Recipient"]),
+               ("failed", "4.4.7", "rfc822;ta@example1.com"),
+               "Action, Status, Original-Recipient after the restart")
+            eq(orig.get_content_type(), "text/rfc822-headers",
+               "RET=HDRS kept across the restart")
+        t.case("ENVID, RET, NOTIFY, ORCPT survive a restart (envelope on "
+               "disk)", restart)
         t.case("stop gateway cleanly", gw.stop)
         unroutable(t, sink1)
     finally:
