@@ -11,7 +11,7 @@ report-type=delivery-status, the per-message and per-recipient fields,
 and what RET asked to be returned.  Also: NOTIFY=NEVER and a message from
 <> get no DSN (each waits for the log line saying so), a message whose
 recipients both fail gets one DSN, a delay warning and an expiry (Status
-4.4.7) with `queue delay-warning 2s` / `queue lifetime 6s`, a success DSN
+4.4.7) with `queue delay-warning 2s` / `queue lifetime 8s`, a success DSN
 (Action: relayed), and the session's answers to good and bad parameters
 (EHLO keywords, 501 5.5.4, 555 5.5.4, SMTPUTF8 with a UTF-8 address)."""
 
@@ -32,7 +32,7 @@ from tap import Failure, Tap, eq, true  # noqa: E402
 SENDER = "carol@example2.com"
 
 CONFIG_EXTRA = """\
-queue lifetime 6s
+queue lifetime 8s
 queue delay-warning 2s
 """
 
