@@ -33,6 +33,7 @@
 #define CONF_DEF_SMTP_PER_CLIENT 50
 #define CONF_DEF_SMTP_TIMEOUT	300
 #define CONF_DEF_SMTP_ERRORS	20
+#define CONF_DEF_SMTP_AUTH_FAILURES 3
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -85,6 +86,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_max_sessions_per_client = CONF_DEF_SMTP_PER_CLIENT;
 	conf->smtp_timeout = CONF_DEF_SMTP_TIMEOUT;
 	conf->smtp_max_errors = CONF_DEF_SMTP_ERRORS;
+	conf->smtp_max_auth_failures = CONF_DEF_SMTP_AUTH_FAILURES;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -206,6 +208,8 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "smtp timeout %lus\n", (unsigned long)conf->smtp_timeout);
 	fprintf(fp, "smtp max-errors %lu\n",
 	    (unsigned long)conf->smtp_max_errors);
+	fprintf(fp, "smtp max-auth-failures %lu\n",
+	    (unsigned long)conf->smtp_max_auth_failures);
 }
 
 static void
@@ -240,8 +244,11 @@ conf_print_rule(FILE *fp, const struct rule_conf *r)
 {
 	size_t	 i;
 
-	fprintf(fp, "relay %s <%s>", r->kind == RULE_RELAY_FOR ? "for" :
-	    "from", r->match);
+	if (r->kind == RULE_RELAY_AUTH)
+		fputs("relay from authenticated", fp);
+	else
+		fprintf(fp, "relay %s <%s>", r->kind == RULE_RELAY_FOR ?
+		    "for" : "from", r->match);
 	if (r->nrecipients > 0) {
 		fputs(" recipients", fp);
 		for (i = 0; i < r->nrecipients && i < CONF_RULE_TABLES; i++)
@@ -272,9 +279,13 @@ conf_print(FILE *fp, const struct mxgate_conf *conf)
 		conf_print_table(fp, t);
 	if (!TAILQ_EMPTY(&conf->listeners))
 		fputc('\n', fp);
-	TAILQ_FOREACH(l, &conf->listeners, entry)
-		fprintf(fp, "listen on %s port %u\n", l->addr,
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		fprintf(fp, "listen on %s port %u", l->addr,
 		    (unsigned int)l->port);
+		if (l->auth_table[0] != '\0')
+			fprintf(fp, " auth <%s>", l->auth_table);
+		fputc('\n', fp);
+	}
 	if (!TAILQ_EMPTY(&conf->rules))
 		fputc('\n', fp);
 	TAILQ_FOREACH(r, &conf->rules, entry)

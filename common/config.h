@@ -25,6 +25,7 @@
 /* smtp max-sessions, max-sessions-per-client; smtp timeout (seconds) */
 #define CONF_SMTP_SESSIONS_MAX	1000000
 #define CONF_SMTP_TIMEOUT_MAX	86400
+#define CONF_SMTP_AUTH_FAILURES_MAX 1000	/* smtp max-auth-failures */
 
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
@@ -46,12 +47,17 @@ struct listen_conf {
 	TAILQ_ENTRY(listen_conf) entry;
 	char			 addr[CONF_NAME_MAX];	/* numeric IPv4/IPv6 */
 	uint16_t		 port;
+	/* listen ... auth <table>: SMTP AUTH against that credentials table
+	 * (username crypt(3)-hash), offered once TLS is active; "" none */
+	char			 auth_table[CONF_NAME_MAX];
 };
 
 enum rule_kind {
 	RULE_RELAY_FOR,		/* relay for <domains> [recipients <t>...]
 				 *   [aliases <t>] [via <t> | via "smtp:..."] */
-	RULE_RELAY_FROM		/* relay from <networks> [via <t> | via "..."] */
+	RULE_RELAY_FROM,	/* relay from <networks> [via <t> | via "..."] */
+	RULE_RELAY_AUTH		/* relay from authenticated [via ...]: clients
+				 * that passed SMTP AUTH; match is "" */
 };
 
 struct rule_conf {
@@ -89,6 +95,7 @@ struct mxgate_conf {
 	uint32_t	smtp_max_sessions_per_client;	/* per IP, default 50 */
 	uint32_t	smtp_timeout;		/* seconds, default 300 */
 	uint32_t	smtp_max_errors;	/* per session, default 20 */
+	uint32_t	smtp_max_auth_failures;	/* per session, then 421; def. 3 */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

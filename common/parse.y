@@ -133,6 +133,7 @@ static struct {
 	struct pfile		*tablefile;
 	int			 tableline;
 	struct rule_conf	*rule;		/* being defined */
+	struct listen_conf	*listen;	/* added last, NULL if refused */
 	int			 ruleopts;
 	int			 errors;
 	int			 giveup;	/* too many errors */
@@ -175,6 +176,7 @@ static void	 table_begin(YYSTYPE *, const char *);
 static void	 table_source(YYSTYPE *, const char *);
 static void	 table_value(YYSTYPE *, const char *);
 static void	 listen_add(YYSTYPE *, const char *, int);
+static void	 listen_auth(YYSTYPE *);
 static void	 rule_begin(YYSTYPE *, enum rule_kind, YYSTYPE *);
 static int	 rule_opt(YYSTYPE *, int, const char *);
 static void	 rule_recipient(YYSTYPE *);
@@ -187,6 +189,7 @@ static void	 rule_via(YYSTYPE *);
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
+%token	AUTH AUTHENTICATED MAXAUTHFAILURES
 %token	ERROR STRING
 
 %%
@@ -274,9 +277,15 @@ main		: HOSTNAME string {
 			set_smtp_count(&$1, &ps.conf->smtp_max_errors,
 			    $3.v.string, UINT32_MAX, "max-errors");
 		}
+		| SMTP MAXAUTHFAILURES string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_auth_failures,
+			    $3.v.string, CONF_SMTP_AUTH_FAILURES_MAX,
+			    "max-auth-failures");
+		}
 		| tablehead tablesrc
-		| LISTEN ON string portopt {
+		| LISTEN ON string portopt listenauth {
 			listen_add(&$1, $3.v.string, (int)$4.v.number);
+			listen_auth(&$5);
 		}
 		| relayhead ruleopts
 		;
@@ -286,6 +295,11 @@ controlgroup	: /* empty */		{ ps.conf->control_group[0] = '\0'; }
 			set_name(&$1, ps.conf->control_group, $2.v.string,
 			    "group");
 		}
+		;
+
+/* SMTP AUTH against a credentials table; its own rule, beside tls */
+listenauth	: /* empty */		{ $$.v.string = NULL; }
+		| AUTH tableref		{ $$ = $2; }
 		;
 
 portopt		: /* empty */		{ $$.v.number = 25; }
@@ -310,6 +324,9 @@ tablelist	: string		{ table_value(&$1, $1.v.string); }
 
 relayhead	: RELAY FOR tableref	{ rule_begin(&$1, RULE_RELAY_FOR, &$3); }
 		| RELAY FROM tableref	{ rule_begin(&$1, RULE_RELAY_FROM, &$3); }
+		| RELAY FROM AUTHENTICATED {
+			rule_begin(&$1, RULE_RELAY_AUTH, NULL);
+		}
 		;
 
 tableref	: '<' string '>'	{ $$ = $2; }
@@ -346,6 +363,8 @@ reflist		: tableref		{ rule_recipient(&$1); }
 /* Keywords are plain words where a value is expected ("table aliases"). */
 string		: STRING
 		| ALIASES
+		| AUTH
+		| AUTHENTICATED
 		| BARELF
 		| CHROOTDIR
 		| CONTROL
@@ -356,6 +375,7 @@ string		: STRING
 		| INCLUDE
 		| LIFETIME
 		| LISTEN
+		| MAXAUTHFAILURES
 		| MAXERRORS
 		| MAXMSGSIZE
 		| MAXRCPT
@@ -703,6 +723,8 @@ static const struct {
 	int		 token;
 } keywords[] = {
 	{ "aliases",		ALIASES },
+	{ "auth",		AUTH },
+	{ "authenticated",	AUTHENTICATED },
 	{ "bare-lf",		BARELF },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
@@ -713,6 +735,7 @@ static const struct {
 	{ "include",		INCLUDE },
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
+	{ "max-auth-failures",	MAXAUTHFAILURES },
 	{ "max-errors",		MAXERRORS },
 	{ "max-message-size",	MAXMSGSIZE },
 	{ "max-recipients",	MAXRCPT },
@@ -1419,6 +1442,8 @@ check_networks(struct table_conf *t)
  * Listeners and rules.
  */
 
+static void	 table_ref(YYSTYPE *, char *, int);
+
 static void
 listen_add(YYSTYPE *kw, const char *addr, int port)
 {
@@ -1427,6 +1452,7 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	char			 canon[INET6_ADDRSTRLEN];
 	int			 af = AF_INET;
 
+	ps.listen = NULL;
 	if (inet_pton(af, addr, buf) != 1 &&
 	    inet_pton((af = AF_INET6), addr, buf) != 1) {
 		perr(kw->file, kw->lineno, "listen on \"%s\": numeric IPv4 or "
@@ -1451,6 +1477,19 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	strlcpy(l->addr, canon, sizeof(l->addr));
 	l->port = port;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
+	ps.listen = l;
+}
+
+/* `auth <table>' of the listener just added (ref NULL: none). */
+static void
+listen_auth(YYSTYPE *ref)
+{
+	struct listen_conf	*l = ps.listen;
+
+	ps.listen = NULL;
+	if (ref->v.string == NULL || l == NULL)
+		return;
+	table_ref(ref, l->auth_table, 0);
 }
 
 /* Remember a <table> reference; copy its name to dst. */
@@ -1490,7 +1529,8 @@ rule_begin(YYSTYPE *kw, enum rule_kind kind, YYSTYPE *match)
 	r->kind = kind;
 	TAILQ_INSERT_TAIL(&ps.conf->rules, r, entry);
 	ps.rule = r;
-	table_ref(match, r->match, kind == RULE_RELAY_FROM);
+	if (match != NULL)
+		table_ref(match, r->match, kind == RULE_RELAY_FROM);
 }
 
 /* Check that option `opt' may be given; 0 (reported) if not. */
@@ -1504,7 +1544,7 @@ rule_opt(YYSTYPE *kw, int opt, const char *name)
 		return 0;
 	}
 	ps.ruleopts |= opt;
-	if (ps.rule->kind == RULE_RELAY_FROM && opt != OPT_VIA) {
+	if (ps.rule->kind != RULE_RELAY_FOR && opt != OPT_VIA) {
 		perr(kw->file, kw->lineno, "%s not allowed in relay from",
 		    name);
 		return 0;

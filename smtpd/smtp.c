@@ -88,9 +88,26 @@ smtp_backoff_start(void)
 	evtimer_add(smtp_backoff_ev, &tv);
 }
 
+/* The credentials table of listener index (its `auth <table>'), or "". */
+static const char *
+smtp_listener_auth(uint32_t index)
+{
+	const struct mxgate_conf	*conf = worker_conf();
+	const struct listen_conf	*lc;
+	uint32_t			 i = 0;
+
+	if (conf == NULL)
+		return "";
+	TAILQ_FOREACH(lc, &conf->listeners, entry)
+		if (i++ == index)
+			return lc->auth_table;
+	return "";
+}
+
 static void
 smtp_accept(int lfd, short ev, void *arg)
 {
+	struct smtp_listener	*l = arg;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, i;
@@ -118,7 +135,8 @@ smtp_accept(int lfd, short ev, void *arg)
 				return;
 			}
 		}
-		smtp_session_new(fd, (struct sockaddr *)&ss, len);
+		smtp_session_new(fd, (struct sockaddr *)&ss, len,
+		    smtp_listener_auth(l->index));
 	}
 }
 
@@ -238,12 +256,33 @@ bad:
 	imsgev_fail(iev, "bad lookup result");
 }
 
+/* IMSG_LKA_AUTH_RESULT: u64 reqid, u32 lka_auth_status */
+static void
+smtp_lka_auth_result(struct imsgev *iev, struct imsg *imsg)
+{
+	struct mreader	 r;
+	uint64_t	 reqid;
+	uint32_t	 status;
+
+	mreader_init(&r, imsg);
+	reqid = mr_u64(&r);
+	status = mr_u32(&r);
+	if (mr_end(&r) == -1 || imsg->fd != -1 || status > LKA_AUTH_TEMPFAIL) {
+		imsgev_fail(iev, "bad auth result");
+		return;
+	}
+	smtp_session_auth_result(reqid, status);
+}
+
 static void
 smtp_lookupd_msg(struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_LKA_RCPT_RESULT:
 		smtp_lka_result(iev, imsg);
+		break;
+	case IMSG_LKA_AUTH_RESULT:
+		smtp_lka_auth_result(iev, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message from lookupd");
@@ -369,6 +408,7 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
+	p.max_auth_failures = conf->smtp_max_auth_failures;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);

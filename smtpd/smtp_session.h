@@ -28,6 +28,7 @@ struct smtp_params {
 	uint32_t	timeout;	/* seconds, per read and write, and for
 					 * the answer of a peer */
 	uint32_t	max_errors;	/* bad commands, then 421 */
+	uint32_t	max_auth_failures;	/* failed AUTH, then 421 */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
@@ -42,14 +43,17 @@ void	smtp_session_params(const struct smtp_params *);
 size_t	smtp_session_count(void);
 /*
  * Takes the accepted socket; closes it on failure, or after a 421 when
- * max_sessions or max_sessions_per_client are reached.
+ * max_sessions or max_sessions_per_client are reached.  auth_table: the
+ * listener's credentials table, "" when it offers no AUTH.
  */
-void	smtp_session_new(int fd, const struct sockaddr *, socklen_t);
+void	smtp_session_new(int fd, const struct sockaddr *, socklen_t,
+	    const char *auth_table);
 
 /* Answers from the peers, matched by request id; unknown ids are stale. */
 void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
 	    const char *text, const struct smtp_expand *, size_t n);
 /* Takes fd; the message of a stale answer is closed and aborted. */
+void	smtp_session_auth_result(uint64_t reqid, enum lka_auth_status);
 void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
 void	smtp_session_queue_create_failed(uint64_t reqid);
 void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
