@@ -28,6 +28,7 @@
 #include "sandbox.h"
 #include "worker.h"
 #include "smtp_session.h"
+#include "smtp_tls.h"
 
 /* descriptors besides the sessions: listeners, peers, a 421 in flight */
 #define SMTP_FD_RESERVE		256
@@ -88,22 +89,6 @@ smtp_backoff_start(void)
 	evtimer_add(smtp_backoff_ev, &tv);
 }
 
-/* The credentials table of listener index (its `auth <table>'), or "". */
-static const char *
-smtp_listener_auth(uint32_t index)
-{
-	const struct mxgate_conf	*conf = worker_conf();
-	const struct listen_conf	*lc;
-	uint32_t			 i = 0;
-
-	if (conf == NULL)
-		return "";
-	TAILQ_FOREACH(lc, &conf->listeners, entry)
-		if (i++ == index)
-			return lc->auth_table;
-	return "";
-}
-
 static void
 smtp_accept(int lfd, short ev, void *arg)
 {
@@ -135,8 +120,7 @@ smtp_accept(int lfd, short ev, void *arg)
 				return;
 			}
 		}
-		smtp_session_new(fd, (struct sockaddr *)&ss, len,
-		    smtp_listener_auth(l->index));
+		smtp_session_new(fd, (struct sockaddr *)&ss, len, l->index);
 	}
 }
 
@@ -409,6 +393,8 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
 	p.max_auth_failures = conf->smtp_max_auth_failures;
+	if (smtp_tls_configure(conf) == -1)
+		return -1;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);
@@ -452,6 +438,7 @@ static const struct worker_ops smtp_ops = {
 		[PROC_QUEUED] = smtp_queued_msg,
 	},
 	.parent_msg = smtp_parent_msg,
+	.conf_msg = smtp_tls_conf_msg,
 };
 
 int

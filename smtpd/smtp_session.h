@@ -43,22 +43,29 @@ void	smtp_session_params(const struct smtp_params *);
 size_t	smtp_session_count(void);
 /*
  * Takes the accepted socket; closes it on failure, or after a 421 when
- * max_sessions or max_sessions_per_client are reached.  auth_table: the
- * listener's credentials table, "" when it offers no AUTH.
+ * max_sessions or max_sessions_per_client are reached.
  */
 void	smtp_session_new(int fd, const struct sockaddr *, socklen_t,
-	    const char *auth_table);
+	    uint32_t listener);
 
 /* Answers from the peers, matched by request id; unknown ids are stale. */
 void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
 	    const char *text, const struct smtp_expand *, size_t n);
-/* Takes fd; the message of a stale answer is closed and aborted. */
 void	smtp_session_auth_result(uint64_t reqid, enum lka_auth_status);
+/* Takes fd; the message of a stale answer is closed and aborted. */
 void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
 void	smtp_session_queue_create_failed(uint64_t reqid);
 void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
 	    int ok);
 void	smtp_session_peer_up(enum proc_id);
 void	smtp_session_peer_down(enum proc_id);
+
+struct smtp_session;
+/*
+ * 1 once the session's TLS handshake is done (after STARTTLS, or from
+ * the start on an smtps listener), else 0.  Inside smtp_session.c the
+ * same is the field s->tls_active.  AUTH and require-tls depend on it.
+ */
+int	smtp_session_tls_active(const struct smtp_session *);
 
 #endif

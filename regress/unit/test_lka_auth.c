@@ -219,8 +219,11 @@ main(void)
 	    "table inline { \"dave %s\" }\n"
 	    "table d { example.com }\n"
 	    "table r { known@example.com }\n"
-	    "listen on 127.0.0.1 port 2525 auth <users>\n"
-	    "listen on 127.0.0.1 port 2526 auth <inline>\n"
+	    "pki mx.example.com cert /dev/null key /dev/null\n"
+	    "listen on 127.0.0.1 port 2525 tls pki mx.example.com "
+	    "auth <users>\n"
+	    "listen on 127.0.0.1 port 2526 smtps pki mx.example.com "
+	    "auth <inline>\n"
 	    "relay for <d> recipients <r>\n"
 	    "relay from authenticated via \"smtp:[192.0.2.25]:25\"\n",
 	    users_path, "\\$6\\$mxgate\\$a94sxTf1B82PE9eJMZF82VyzqTglTR5v9o42qTyK"
