@@ -87,9 +87,9 @@ pki_check(const struct pki_conf *k, struct pki_blob *b)
 	else if ((ctx = tls_server()) == NULL)
 		pki_error("%s: pki %s: out of memory", k->origin, k->name);
 	else if (tls_configure(ctx, cfg) == -1)
-		pki_error("%s: pki %s: key \"%s\" does not match certificate "
-		    "\"%s\": %s", k->origin, k->name, k->key, k->cert,
-		    tls_error(ctx));
+		pki_error("%s: pki %s: cannot use key \"%s\" with "
+		    "certificate \"%s\": %s", k->origin, k->name, k->key,
+		    k->cert, tls_error(ctx));
 	else
 		rv = 0;
 	tls_free(ctx);

@@ -1408,7 +1408,7 @@ session_tls_done(void *arg, int ok)
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_MAX);
 	if (s->listen.mode == LISTEN_SMTPS)
 		session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
-	session_set_state(s, SMTP_S_COMMAND);
+	session_resume(s, SMTP_S_COMMAND);	/* may have come with Finished */
 }
 
 static void

@@ -264,6 +264,7 @@ static void
 smtp_tls_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_tls	*c = arg;
+	const char	*why = tlsio_error(c->io);
 	char		 desc[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -275,10 +276,12 @@ smtp_tls_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT)
 		log_info("%s: %s from [%s]: TLS handshake timed out", c->id,
 		    c->how, c->ip);
-	else
+	else {
+		if (strncmp(why, "handshake failed: ", 18) == 0)
+			why += 18;	/* libtls's prefix; ours says it */
 		log_info("%s: %s from [%s]: TLS handshake failed: %s", c->id,
-		    c->how, c->ip, tlsio_error(c->io)[0] != '\0' ?
-		    tlsio_error(c->io) : "connection closed");
+		    c->how, c->ip, why[0] != '\0' ? why : "connection closed");
+	}
 	c->done(c->arg, 0);
 }
 
