@@ -68,7 +68,7 @@ def yescrypt_salt():
     alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
         "abcdefghijklmnopqrstuvwxyz"
     return "$y$j9T$%s$" % "".join(alphabet[b % 64]
-                                  for b in os.urandom(22))
+                                  for b in os.urandom(16))
 
 
 def make_users():
