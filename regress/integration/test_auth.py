@@ -390,6 +390,27 @@ def tempfail(t, gw, ports, ctx):
            run)
 
 
+def password_change(t, gw, ports, ctx, users):
+    """The credentials file is re-read when it changes, like any table."""
+    def run():
+        mark = gw.mark()
+        new = "alice-new-pw"
+        changed = dict(users)
+        changed["alice"] = openssl("passwd", "-6", "-stdin",
+                                   stdin=new + "\n").strip()
+        gw.write_table("users", "".join("%s %s\n" % kv
+                                        for kv in changed.items()))
+        gw.wait_log(r"table users: reloaded \d+ entries", since=mark)
+        c, _ = raw_tls(ports["tls"], ctx)
+        with c:
+            eq(c.cmd("AUTH PLAIN " + plain("alice", PASSWORDS["alice"]))
+               .code, 535, "the old password")
+            expect(c.cmd("AUTH PLAIN " + plain("alice", new)), 235,
+                   what="the new password")
+    t.case("a changed credentials file is re-read: the old password 535, "
+           "the new one 235", run)
+
+
 def main():
     t = Tap()
     d = mkdtemp("mxgate-auth-")
@@ -427,6 +448,7 @@ def main():
         protocol(t, ports, ctx)
         too_many_failures(t, gw, ports, ctx)
         tempfail(t, gw, ports, ctx)
+        password_change(t, gw, ports, ctx, users)
         t.case("no worker died (crypt needs no syscall lookupd lacks)",
                lambda: eq(gw.log_count(r"killed by|exited with status"), 0,
                           "worker deaths", gw.log_tail(20)))
