@@ -899,6 +899,8 @@ session_read_command(struct smtp_session *s)
 	if (s->toolong || len > SMTP_LINE_MAX - 2) {
 		evbuffer_drain(in, len + eol_len);
 		s->toolong = 0;
+		s->auth_reading = 0;	/* an AUTH response: the exchange ends */
+		smtp_auth_wipe(&s->auth);
 		session_reply(s, "500 5.5.2 Error: line too long");
 		return 1;
 	}

@@ -335,6 +335,15 @@ def protocol(t, ports, ctx):
     t.case("'*' cancels (501 5.7.0), malformed base64 501 5.5.2, "
            "unknown mechanism 504, the session goes on", cancel_and_garbage)
 
+    def overlong():
+        c, _ = raw_tls(ports["tls"], ctx)
+        with c:
+            expect(c.cmd("AUTH LOGIN"), 334)
+            eq(c.cmd("QUFB" * 200).last, "500 5.5.2 Error: line too long",
+               "overlong response")
+            expect(c.cmd("NOOP"), 250, what="next line is a command again")
+    t.case("an overlong response: 500, the exchange ends", overlong)
+
 
 def too_many_failures(t, gw, ports, ctx):
     def run():
