@@ -1577,7 +1577,8 @@ session_refuse(struct smtp_session *s, int fd, int per_client)
 	log_info("%s: reject: CONNECT from [%s]:%u: %s", s->id, s->ip,
 	    s->port, reply);
 	memcpy(reply + n, "\r\n", 2);
-	(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (s->listen.mode != LISTEN_SMTPS)	/* a TLS client: just close */
+		(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 	free(s);
 }
