@@ -305,6 +305,16 @@ lookupd_auth_done(void *arg, enum lka_auth_status status)
 	free(req);
 }
 
+/* smtpd sends printable user names without spaces; they reach log lines. */
+static int
+lookupd_auth_user_ok(const char *user)
+{
+	for (; *user != '\0'; user++)
+		if (*user < 0x21 || *user > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* IMSG_LKA_AUTH: u64 reqid, str table, str username, str password */
 static void
 lookupd_auth(struct imsgev *iev, struct imsg *imsg)
@@ -321,7 +331,8 @@ lookupd_auth(struct imsgev *iev, struct imsg *imsg)
 	mr_str(&r, table, sizeof(table));
 	mr_str(&r, user, sizeof(user));
 	mr_str(&r, pass, sizeof(pass));
-	if (mr_end(&r) == -1 || imsg->fd != -1 || user[0] == '\0') {
+	if (mr_end(&r) == -1 || imsg->fd != -1 || user[0] == '\0' ||
+	    !lookupd_auth_user_ok(user)) {
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(imsg->data, imsg->datalen);
 		imsgev_fail(iev, "malformed auth request");
