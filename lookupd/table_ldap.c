@@ -224,8 +224,17 @@ tldap_centry_free(struct tldap_dir *d, struct tldap_centry *e)
 	free(e);
 }
 
-/* Stores an answer, replacing what was there; a failure keeps the
- * found answer it may have to serve stale. */
+static void
+tldap_stale_log(struct tldap_dir *d, const char *key)
+{
+	if (!d->stale_logged)
+		log_warnx("table %s: directory unavailable, serving cached "
+		    "recipients (first: <%s>)", d->name, key);
+	d->stale_logged = 1;
+}
+
+/* Stores an answer, replacing what was there; with serve_stale a
+ * failure keeps a found answer still within its stale_ttl. */
 static void
 tldap_cache_put(struct tldap_dir *d, const char *key,
     enum tldap_status status, const char *value)
@@ -241,8 +250,12 @@ tldap_cache_put(struct tldap_dir *d, const char *key,
 			fatal("ldap cache");
 		RB_INSERT(tldap_cache, &d->cache, e);
 		d->ncache++;
-	} else if (status == TLDAP_FAIL && e->status == TLDAP_FOUND) {
-		e->expires = now;		/* stays for serve_stale */
+	} else if (status == TLDAP_FAIL && e->status == TLDAP_FOUND &&
+	    d->lc.serve_stale && now < e->stale_until) {
+		/* the directory cannot answer: the old answer, for the rerun
+		 * and the next second; stale_until is left as it was */
+		tldap_stale_log(d, key);
+		e->expires = now + TLDAP_FAIL_SECS;
 		return;
 	}
 	free(e->value);
@@ -723,11 +736,7 @@ tldap_lookup(struct table *t, const char *key, const char **valp)
 		/* the directory cannot be asked now */
 		if (d->lc.serve_stale && e != NULL &&
 		    e->status == TLDAP_FOUND && now < e->stale_until) {
-			if (!d->stale_logged)
-				log_warnx("table %s: directory unavailable, "
-				    "serving cached recipients (first: <%s>)",
-				    d->name, key);
-			d->stale_logged = 1;
+			tldap_stale_log(d, key);
 			*valp = e->value;
 			return TABLE_FOUND;
 		}

@@ -6,14 +6,18 @@ to its members' addresses (checked at the sink), filter injection
 attempts answered as unknown users, failover to a second slapd when the
 first is killed, 451 (never 5xx) with a log line naming the server when
 every slapd is down, cached recipients served while the directory is
-down (serve_stale), acceptance again after a restart, a wrong bind
+down (serve_stale), acceptance again after a restart, a hung slapd
+holding up only its own RCPT (451 at the timeout) while other lookups
+are answered, the table surviving smtpctl reload, a wrong bind
 password (451, clear log line), a password file readable by others and
 a broken ldap config refused at start (file:line), and StartTLS to a
 slapd that requires TLS, with a CA made here by openssl."""
 
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from gateway import SMTPD, Gateway, mkdtemp, write_file  # noqa: E402
 from probe import rcpt_code, wait_rcpt_code  # noqa: E402
 from sink import Sink  # noqa: E402
+from smtp import expect  # noqa: E402
 from slapd import BIND_DN, BIND_PW, SUFFIX, Slapd  # noqa: E402
 from tap import Failure, Tap, eq, true  # noqa: E402
 
@@ -65,6 +70,8 @@ AD_LDIF = (
     user("erin", "erin@example2.com", ("SMTP:erin@example2.com",)) +
     user("frank", "frank@example1.com", ("SMTP:frank@example1.com",)) +
     user("gina", "gina@example1.com", ("SMTP:gina@example1.com",)) +
+    user("hank", "hank@example1.com", ("SMTP:hank@example1.com",)) +
+    user("ivan", "ivan@example1.com", ("SMTP:ivan@example1.com",)) +
     group("staff", "staff@example1.com",
           (dn("alice"), dn("bob"), dn("carol"), dn("team", LISTS))) +
     group("team", "team@example2.com",
@@ -92,8 +99,11 @@ def gateway_conf(relay):
     return """\
 table domains { example1.com, example2.com }
 table ad ldap:ad.conf
+table otherdomains { other.example }
+table others { x@other.example }
 relay for <domains> recipients <ad> aliases <ad> via "%s"
-""" % relay
+relay for <otherdomains> recipients <others> via "%s"
+""" % (relay, relay)
 
 
 def make_gateway(servers, relay, pw=BIND_PW, ttl="2s", extra=""):
@@ -217,6 +227,40 @@ def directory_cases(t, tmp):
             wait_rcpt_code(gw, "gina@example1.com", 250, timeout=20)
             expect_code(gw, "carol@example1.com", 550)
         t.case("slapd restarted: accepted again", back)
+
+        def reload_keeps():
+            r = gw.ctl("reload")
+            eq(r.returncode, 0, "smtpctl reload exit status",
+               r.stdout + r.stderr)
+            gw.wait_log(r"reload: done")
+            expect_code(gw, "frank@example1.com", 250)
+            expect_code(gw, "carol@example1.com", 550)
+        t.case("smtpctl reload keeps the ldap table working", reload_keeps)
+
+        def slow():
+            os.kill(a.proc.pid, signal.SIGSTOP)
+            try:
+                with gw.client(timeout=30) as c:
+                    expect(c.banner(), 220)
+                    expect(c.cmd("EHLO client.test"), 250)
+                    expect(c.cmd("MAIL FROM:<s@outside.example.org>"), 250)
+                    c.send("RCPT TO:<hank@example1.com>")
+                    # meanwhile another session, a file-table recipient
+                    eq(rcpt_code(gw, "x@other.example"), 250,
+                       "RCPT in another session")
+                    ready, _, _ = select.select([c.sock], [], [], 0)
+                    true(not ready and not c.buf, "the RCPT waiting for "
+                         "the hung directory was answered first: lookups "
+                         "are blocking", gw.log_tail(10))
+                    expect(c.reply(timeout=30), 451, what="RCPT to the "
+                           "hung directory")
+                true(gw.log_count(re.escape(a.url) + r".*timed out") > 0,
+                     "no time-out log line", gw.log_tail(10))
+            finally:
+                os.kill(a.proc.pid, signal.SIGCONT)
+            wait_rcpt_code(gw, "ivan@example1.com", 250, timeout=30)
+        t.case("hung slapd: other lookups answered meanwhile, the waiting "
+               "RCPT gets 451 at the timeout, then acceptance again", slow)
         gw.stop()
     finally:
         gw.cleanup()
