@@ -848,3 +848,19 @@ table_ldap_count(void)
 		n++;
 	return n;
 }
+
+int
+table_ldap_stats(const struct table *t, struct table_ldap_stats *st)
+{
+	struct tldap_dir	*d;
+	struct tldap_query	*q;
+
+	if (t->type != TABLE_LDAP || (d = t->handle) == NULL)
+		return -1;
+	st->cached = d->ncache;
+	st->inflight = 0;
+	RB_FOREACH(q, tldap_flight, &d->flight)
+		st->inflight++;
+	st->server = ldap_conn_server(d->conn);
+	return 0;
+}
