@@ -543,8 +543,7 @@ tldap_on_done(void *arg, int status, const char *why)
 	else if (status == LDAP_CONN_NOSUCHOBJECT && q->phase != PH_MEMBERS) {
 		/* a search base that does not exist is a configuration
 		 * fault, not an unknown user */
-		log_warnx("table %s: <%s>: search base does not exist",
-		    q->d->name, q->key);
+		log_warnx("table %s: <%s>: %s", q->d->name, q->key, why);
 		q->failed = 1;
 	}
 	if (q->outstanding == 0)

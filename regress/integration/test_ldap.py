@@ -9,7 +9,8 @@ every slapd is down, cached recipients served while the directory is
 down (serve_stale), acceptance again after a restart, a hung slapd
 holding up only its own RCPT (451 at the timeout) while other lookups
 are answered, the table surviving smtpctl reload, a wrong bind
-password (451, clear log line), a password file readable by others and
+password (451, clear log line), a missing search base (451, not 550),
+a password file readable by others and
 a broken ldap config refused at start (file:line), and StartTLS to a
 slapd that requires TLS, with a CA made here by openssl."""
 
@@ -106,10 +107,11 @@ relay for <otherdomains> recipients <others> via "%s"
 """ % (relay, relay)
 
 
-def make_gateway(servers, relay, pw=BIND_PW, ttl="2s", extra=""):
+def make_gateway(servers, relay, pw=BIND_PW, ttl="2s", extra="",
+                 users=USERS):
     gw = Gateway(None, gateway_conf(relay))
     write_file(gw.path("ad.conf"), LDAP_CONF % {
-        "servers": " ".join(servers), "binddn": BIND_DN, "users": USERS,
+        "servers": " ".join(servers), "binddn": BIND_DN, "users": users,
         "lists": LISTS, "ttl": ttl, "extra": extra})
     write_file(gw.path("ad.pw"), pw + "\n", mode=0o600)
     return gw
@@ -283,6 +285,20 @@ def bind_cases(t, tmp):
                  "no clear bind log line", gw.log_tail(15))
         t.case("wrong bind password: 451 and a log line", wrong_pw)
         gw.stop()
+
+        def no_base():
+            gw4 = make_gateway([a.url], "smtp:[127.0.0.1]:9",
+                               users="ou=Nowhere," + SUFFIX)
+            try:
+                gw4.start()
+                expect_code(gw4, "alice@example1.com", 451)
+                true(gw4.log_count(r"ou=Nowhere.*No such object") > 0,
+                     "no log line naming the base", gw4.log_tail(15))
+                gw4.stop()
+            finally:
+                gw4.cleanup()
+        t.case("search base that does not exist: 451, never 550, logged",
+               no_base)
 
         def open_pw():
             os.chmod(gw.path("ad.pw"), 0o644)
