@@ -10,9 +10,9 @@ down (serve_stale), acceptance again after a restart, a hung slapd
 holding up only its own RCPT (451 at the timeout) while other lookups
 are answered, the table surviving smtpctl reload, a wrong bind
 password (451, clear log line), a missing search base (451, not 550),
-a password file readable by others and
-a broken ldap config refused at start (file:line), and StartTLS to a
-slapd that requires TLS, with a CA made here by openssl."""
+a password file readable by others and a broken ldap config refused at
+start (file:line), and StartTLS (and ldaps://) to a slapd that requires
+TLS, with a CA made here by openssl."""
 
 import os
 import re
@@ -343,6 +343,8 @@ def tls_cases(t, tmp):
                        extra="start_tls = yes\ntls_ca_cert_file = %s\n"
                        % other)
     gw3 = make_gateway([a.url], "smtp:[127.0.0.1]:9")
+    gw4 = make_gateway([a.ldaps_url], "smtp:[127.0.0.1]:9",
+                       extra="tls_ca_cert_file = %s\n" % ca)
     try:
         a.start()
         gw.start()
@@ -368,10 +370,15 @@ def tls_cases(t, tmp):
                  0, "no bind refusal logged", gw3.log_tail(15))
         t.case("same slapd without StartTLS: bind refused, 451", plain)
         gw3.stop()
+        gw4.start()
+        t.case("ldaps:// with the test CA: 250", expect_code, gw4,
+               "al@example1.com", 250)
+        gw4.stop()
     finally:
         gw.cleanup()
         gw2.cleanup()
         gw3.cleanup()
+        gw4.cleanup()
         a.cleanup()
 
 
