@@ -84,6 +84,7 @@ struct tldap_dir {
 	size_t			 ncache;
 	struct tldap_flight	 flight;
 	int			 stale_logged;
+	struct table_stamp	 stamp;		/* the file when read */
 };
 
 enum tldap_phase { PH_USERS, PH_GROUPS, PH_MEMBERS };
@@ -763,8 +764,15 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 {
 	struct tldap_dir	*d;
 	struct ldap_conf	 lc;
+	struct table_stamp	 now;
 
 	if ((d = tldap_dir_find(tc->path)) != NULL) {
+		table_stamp(tc->path, &now);
+		if (!table_stamp_eq(&now, &d->stamp))
+			log_warnx("table %s: %s changed on disk; ldap files "
+			    "are read at start only, restart to apply",
+			    t->name, tc->path);
+		d->stamp = now;			/* said once per change */
 		t->handle = d;
 		return 0;
 	}
@@ -778,6 +786,7 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 		    "read at start, restart the daemon", t->name, tc->path);
 		return -1;
 	}
+	table_stamp(tc->path, &now);
 	if (ldap_conf_load(tc->path, &lc, err, errsz) == -1)
 		return -1;
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -785,6 +794,7 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 		return -1;
 	}
 	d->lc = lc;
+	d->stamp = now;
 	explicit_bzero(&lc, sizeof(lc));
 	strlcpy(d->name, t->name, sizeof(d->name));
 	RB_INIT(&d->cache);
