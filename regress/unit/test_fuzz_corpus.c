@@ -34,6 +34,7 @@
 #include "../fuzz/fuzz_smtp_bdat.c"
 #include "../fuzz/fuzz_bounce.c"
 #include "../fuzz/fuzz_smtp_auth.c"
+#include "../fuzz/fuzz_ldap_conf.c"
 
 static const struct {
 	const char	*name;
@@ -52,6 +53,7 @@ static const struct {
 	{ "smtp_bdat",	fuzz_smtp_bdat },
 	{ "bounce",	fuzz_bounce },
 	{ "smtp_auth",	fuzz_smtp_auth },
+	{ "ldap_conf",	fuzz_ldap_conf },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */
