@@ -33,6 +33,9 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_STOP),
 	N(IMSG_CTL_DATA),
 	N(IMSG_CTL_END),
+	N(IMSG_CTL_TEST_RCPT),
+	N(IMSG_CTL_TABLE_LOOKUP),
+	N(IMSG_CTL_SHOW_TABLES),
 };
 
 static const char *const proc_names[PROC_COUNT] = {

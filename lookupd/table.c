@@ -109,6 +109,7 @@ table_open(const struct table_conf *tc, char *err, size_t errsz)
 		free(t);
 		return NULL;
 	}
+	t->stats.loaded = time(NULL);
 	TAILQ_INSERT_HEAD(&table_list, t, entry);
 	return t;
 }
@@ -161,6 +162,26 @@ table_stamp_eq(const struct table_stamp *a, const struct table_stamp *b)
 	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+const char *
+table_kind_name(const struct table *t)
+{
+	return table_kind(t->type);
+}
+
+/* The counters of smtpctl show tables; one add per lookup. */
+static enum table_res
+table_count(struct table *t, enum table_res r)
+{
+	t->stats.lookups++;
+	if (r == TABLE_FOUND)
+		t->stats.hits++;
+	else if (r == TABLE_NOTFOUND)
+		t->stats.misses++;
+	else
+		t->stats.errors++;
+	return r;
+}
+
 enum table_res
 table_lookup(struct table *t, const char *key, const char **valp)
 {
@@ -173,12 +194,12 @@ table_lookup(struct table *t, const char *key, const char **valp)
 	*valp = NULL;
 	for (i = 0; key[i] != '\0'; i++) {
 		if (i + 1 >= sizeof(lkey))
-			return TABLE_NOTFOUND;	/* no stored key is as long */
+			return table_count(t, TABLE_NOTFOUND); /* none as long */
 		lkey[i] = (key[i] >= 'A' && key[i] <= 'Z') ?
 		    key[i] - 'A' + 'a' : key[i];
 	}
 	lkey[i] = '\0';
-	return t->backend->lookup(t, lkey, valp);
+	return table_count(t, t->backend->lookup(t, lkey, valp));
 }
 
 enum table_res

@@ -1,6 +1,8 @@
 /*
  * smtpctl: the administrator's tool over the control socket.
  *   smtpctl [-s socket] show status | show queue | reload | stop
+ *   smtpctl [-s socket] test rcpt ADDRESS [from IP] [sender ADDRESS] |
+ *	table lookup NAME KEY | show tables	(answered by lookupd)
  *   smtpctl makemap file		(local, see makemap.c)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
@@ -17,6 +19,7 @@
 #include <bsd/string.h>
 
 #include "imsg.h"
+#include "ctl_lookup.h"
 #include "makemap.h"
 #include "mbuf.h"
 #include "proto.h"
@@ -38,6 +41,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: smtpctl [-s socket] show status | "
 	    "show queue | reload | stop\n"
+	    "       smtpctl [-s socket] test rcpt address [from ip] "
+	    "[sender address]\n"
+	    "       smtpctl [-s socket] table lookup name key | show tables\n"
 	    "       smtpctl makemap file\n");
 	exit(2);
 }
@@ -181,8 +187,9 @@ main(int argc, char **argv)
 {
 	struct imsgbuf	 ib;
 	const char	*path = DEFAULT_SOCKET;
+	struct mbuf	 req;
 	uint32_t	 type;
-	int		 ch, status;
+	int		 ch, status, lookup;
 
 	while ((ch = getopt(argc, argv, "s:")) != -1) {
 		switch (ch) {
@@ -197,13 +204,19 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
 		return makemap_main(argc, argv);	/* no daemon needed */
-	type = lookup_command(argc, argv);
+	if ((lookup = ctl_lookup_request(argc, argv, &type, &req)) == -1)
+		usage();
+	if (!lookup)
+		type = lookup_command(argc, argv);
 	if (imsgbuf_init(&ib, connect_socket(path)) == -1) {
 		fprintf(stderr, "smtpctl: out of memory\n");
 		return 1;
 	}
 	handshake(&ib);
-	send_u32(&ib, type, 0);
+	if (lookup)
+		ctl_lookup_send(&ib, type, &req);
+	else
+		send_u32(&ib, type, 0);
 	status = read_answer(&ib);
 	imsgbuf_clear(&ib);
 	close(ib.fd);

@@ -71,4 +71,7 @@ void	control_end(uint32_t client, uint32_t status, const char *msg);
 /* queued's answer to a forwarded request: relayed to the client as is */
 void	control_relay(uint32_t client, struct imsg *);
 
+/* parent_ctl_lookupd.c: 1 if the request is lookupd's (and was sent on) */
+int	parent_ctl_lookupd(uint32_t client, struct imsg *);
+
 #endif

@@ -1,0 +1,13 @@
+/* lookupd's answers to smtpctl, see lookupd_ctl.c. */
+#ifndef MXGATE_LOOKUPD_CTL_H
+#define MXGATE_LOOKUPD_CTL_H
+
+#include "imsg.h"
+#include "imsgev.h"
+
+struct lka_tables;
+
+/* IMSG_CTL_TEST_RCPT, _TABLE_LOOKUP, _SHOW_TABLES; lt may be NULL. */
+void	lookupd_ctl(struct imsgev *, struct imsg *, struct lka_tables *);
+
+#endif
