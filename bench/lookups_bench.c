@@ -1,0 +1,103 @@
+/*
+ * Lookups per second inside lookupd's cdb backend, through the same
+ * table API lka uses (table_open, table_lookup: lowercasing, the
+ * backend's probe, the value copy, the counters).
+ *
+ *   lookups_bench CDBFILE NENTRIES NLOOKUPS
+ *
+ * The table must hold "user<i>@example<1+i%3>.com" for i < NENTRIES (as
+ * bench/lookups.py writes it).  Keys are drawn at random before the
+ * clock starts: half of them existing entries, half missing
+ * ("nouser<i>@...").  Prints one line of key=value figures; exits 1 if
+ * a single answer is wrong, so a broken table cannot give a figure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "config.h"
+#include "log.h"
+#include "table.h"
+
+#define KEY_MAX	64
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;		/* xorshift64: cheap, good enough here */
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct table_conf	 tc;
+	struct table		*t;
+	char			(*keys)[KEY_MAX], err[1024];
+	const char		*v;
+	uint64_t		 seed = 0x9e3779b97f4a7c15ULL, i, n, nent;
+	uint64_t		 hits = 0, wrong = 0;
+	double			 t0, t1;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: lookups_bench cdbfile nentries "
+		    "nlookups\n");
+		return 2;
+	}
+	log_init(1, "lookups_bench");
+	nent = strtoull(argv[2], NULL, 10);
+	n = strtoull(argv[3], NULL, 10);
+	memset(&tc, 0, sizeof(tc));
+	strlcpy(tc.name, "recipients", sizeof(tc.name));
+	tc.type = TABLE_CDB;
+	strlcpy(tc.path, argv[1], sizeof(tc.path));
+	t0 = now();
+	if ((t = table_open(&tc, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lookups_bench: %s\n", err);
+		return 1;
+	}
+	t1 = now();
+	printf("open_ms=%.3f entries=%zu ", (t1 - t0) * 1e3, t->nentries);
+	if (nent == 0 || (keys = calloc(n, KEY_MAX)) == NULL)
+		return 1;
+	for (i = 0; i < n; i++) {
+		uint64_t k = rnd(&seed) % nent;
+
+		snprintf(keys[i], KEY_MAX, "%suser%llu@Example%d.com",
+		    (i & 1) ? "no" : "", (unsigned long long)k,
+		    (int)(1 + k % 3));
+	}
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		enum table_res r = table_lookup(t, keys[i], &v);
+
+		if (r == TABLE_FOUND)
+			hits++;
+		if ((r == TABLE_FOUND) != !(i & 1) ||
+		    (r == TABLE_FOUND && strcmp(v, "OK") != 0))
+			wrong++;
+	}
+	t1 = now();
+	printf("lookups=%llu hits=%llu seconds=%.3f lookups_per_s=%.0f "
+	    "ns_per_lookup=%.1f wrong=%llu\n", (unsigned long long)n,
+	    (unsigned long long)hits, t1 - t0, n / (t1 - t0),
+	    (t1 - t0) * 1e9 / n, (unsigned long long)wrong);
+	table_close(t);
+	free(keys);
+	return wrong ? 1 : 0;
+}
