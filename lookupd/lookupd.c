@@ -18,12 +18,22 @@
  *   one stays and the error is logged once per change.  A file is stamped before it is read, so a change racing
  *   the load is seen again at the next tick, never lost;
  * - every IMSG_LKA_RCPT gets exactly one IMSG_LKA_RCPT_RESULT with its
- *   peer id and reqid; a malformed request is fatal to the link.
+ *   peer id and reqid; a malformed request is fatal to the link;
+ * - a decision that waits for a directory (ldap tables, see table.h) is
+ *   kept, not answered, and run again from the start when the answers it
+ *   waits for are in; never more than LOOKUPD_ROUNDS_MAX times (then
+ *   451), and forgotten if smtpd goes away meanwhile.  Other requests are
+ *   answered in the meantime.
+ *
+ * With an ldap table the promises add inet (TCP to the directory
+ * servers only: their names are resolved and the CA file and password
+ * read at first configure, before the sandbox).
  */
 #include <sys/queue.h>
 
 #include <event2/event.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +50,23 @@
 
 #define LOOKUPD_CLIENT_MAX	128	/* numeric IPv4/IPv6 address */
 #define LOOKUPD_WATCH_SECS	2
+#define LOOKUPD_ROUNDS_MAX	32	/* reruns of one waiting decision */
+
+/* A recipient request waiting for its decision (ldap tables). */
+struct lookupd_req {
+	TAILQ_ENTRY(lookupd_req) entry;
+	struct table_waiter	 w;		/* first: see lookupd_wake */
+	uint32_t		 peerid;
+	uint64_t		 reqid;
+	char			 client[LOOKUPD_CLIENT_MAX];
+	char			 sender[LKA_ADDR_MAX];
+	char			 rcpt[LKA_ADDR_MAX];
+	int			 rounds;
+	int			 cancelled;	/* smtpd went away */
+};
+
+static TAILQ_HEAD(, lookupd_req) lookupd_waiting =
+    TAILQ_HEAD_INITIALIZER(lookupd_waiting);
 
 /* A table file of the live snapshot, as it was when it was read. */
 struct lookupd_watch {
@@ -163,6 +190,7 @@ lookupd_configure(struct mxgate_conf *conf, int first)
 {
 	char err[1024];
 
+	table_ldap_init(worker_base());
 	if (lookupd_load(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);	/* worker.c says what happens next */
 		return -1;
@@ -197,8 +225,10 @@ lookupd_sandbox(const struct mxgate_conf *conf)
 		if (tc->type == TABLE_FILE || tc->type == TABLE_CDB)
 			paths[n++] = tc->path;
 	paths[n] = NULL;
+	table_ldap_lock();
 	sandbox_enter("lookupd", NULL, conf->user, paths,
-	    PROMISE_STDIO | PROMISE_RPATH | PROMISE_UNIX);
+	    PROMISE_STDIO | PROMISE_RPATH | PROMISE_UNIX |
+	    (table_ldap_count() > 0 ? PROMISE_INET : 0));
 	free(paths);
 }
 
@@ -242,38 +272,102 @@ lookupd_reply(struct imsgev *iev, uint32_t peerid, uint64_t reqid,
 		fatal("reply to smtpd");
 }
 
+static int	lookupd_decide(struct lookupd_req *);
+
+/* Every query a waiting decision needed has its answer: run it again. */
+static void
+lookupd_wake(struct table_waiter *w)
+{
+	struct lookupd_req *req = (struct lookupd_req *)((char *)w -
+	    offsetof(struct lookupd_req, w));
+
+	TAILQ_REMOVE(&lookupd_waiting, req, entry);
+	if (req->cancelled) {
+		free(req);
+		return;
+	}
+	if (lookupd_decide(req) == -1) {
+		/* the same input was accepted before: cannot happen */
+		log_warnx("%016llx: to=<%s>: malformed on a rerun",
+		    (unsigned long long)req->reqid, req->rcpt);
+		free(req);
+	}
+}
+
+/*
+ * Decide req and answer it, or keep it while a directory is asked.
+ * -1 (nothing answered, req not freed) when the input is malformed.
+ */
+static int
+lookupd_decide(struct lookupd_req *req)
+{
+	struct lka_result	 res;
+	struct imsgev		*iev;
+	int			 rc = 0;
+
+	lka_result_init(&res);
+	req->w.pending = 0;
+	if (lookupd_tables == NULL)
+		lka_result_set(&res, LKA_TEMPFAIL, "Temporary lookup failure");
+	else {
+		table_waiter_set(&req->w);
+		rc = lka_decide(lookupd_tables, req->client, req->sender,
+		    req->rcpt, &res);
+		table_waiter_set(NULL);
+	}
+	if (rc == -1) {
+		lka_result_free(&res);
+		return -1;
+	}
+	if (req->w.pending > 0 && ++req->rounds <= LOOKUPD_ROUNDS_MAX) {
+		TAILQ_INSERT_TAIL(&lookupd_waiting, req, entry);
+		lka_result_free(&res);
+		return 0;
+	}
+	if (req->w.pending > 0) {
+		log_warnx("%016llx: to=<%s>: still waiting for the directory "
+		    "after %d rounds", (unsigned long long)req->reqid,
+		    req->rcpt, LOOKUPD_ROUNDS_MAX);
+		lka_result_set(&res, LKA_TEMPFAIL, "Temporary lookup failure");
+		/* the queries it waits on still hold it: they free it */
+		req->cancelled = 1;
+		TAILQ_INSERT_TAIL(&lookupd_waiting, req, entry);
+	}
+	log_debug("%016llx: client=%s from=<%s> to=<%s>: status %d, %zu "
+	    "recipients", (unsigned long long)req->reqid, req->client,
+	    req->sender, req->rcpt, (int)res.status, res.nrcpts);
+	if ((iev = worker_peer(PROC_SMTPD)) != NULL)
+		lookupd_reply(iev, req->peerid, req->reqid, req->rcpt, &res);
+	lka_result_free(&res);
+	if (!req->cancelled)
+		free(req);
+	return 0;
+}
+
 static void
 lookupd_rcpt(struct imsgev *iev, struct imsg *imsg)
 {
-	struct mreader		r;
-	struct lka_result	res;
-	uint64_t		reqid;
-	char			client[LOOKUPD_CLIENT_MAX];
-	char			sender[LKA_ADDR_MAX], rcpt[LKA_ADDR_MAX];
+	struct mreader		 r;
+	struct lookupd_req	*req;
 
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		fatal("recipient request");
 	mreader_init(&r, imsg);
-	reqid = mr_u64(&r);
-	mr_str(&r, client, sizeof(client));
-	mr_str(&r, sender, sizeof(sender));
-	mr_str(&r, rcpt, sizeof(rcpt));
+	req->reqid = mr_u64(&r);
+	mr_str(&r, req->client, sizeof(req->client));
+	mr_str(&r, req->sender, sizeof(req->sender));
+	mr_str(&r, req->rcpt, sizeof(req->rcpt));
 	if (mr_end(&r) == -1 || imsg->fd != -1) {
+		free(req);
 		imsgev_fail(iev, "malformed recipient request");
 		return;
 	}
-	lka_result_init(&res);
-	if (lookupd_tables == NULL)
-		lka_result_set(&res, LKA_TEMPFAIL, "Temporary lookup failure");
-	else if (lka_decide(lookupd_tables, client, sender, rcpt,
-	    &res) == -1) {
-		lka_result_free(&res);
+	req->peerid = imsg->hdr.peerid;
+	req->w.wake = lookupd_wake;
+	if (lookupd_decide(req) == -1) {
+		free(req);
 		imsgev_fail(iev, "bad client address or recipient in request");
-		return;
 	}
-	log_debug("%016llx: client=%s from=<%s> to=<%s>: status %d, %zu "
-	    "recipients", (unsigned long long)reqid, client, sender, rcpt,
-	    (int)res.status, res.nrcpts);
-	lookupd_reply(iev, imsg->hdr.peerid, reqid, rcpt, &res);
-	lka_result_free(&res);
 }
 
 static void
@@ -290,10 +384,16 @@ lookupd_smtpd_msg(struct imsgev *iev, struct imsg *imsg)
 }
 
 /* smtpctl's requests, through the parent */
+static struct lka_tables *
+lookupd_snapshot(void)
+{
+	return lookupd_tables;
+}
+
 static void
 lookupd_parent_msg(struct imsgev *iev, struct imsg *imsg)
 {
-	lookupd_ctl(iev, imsg, lookupd_tables);
+	lookupd_ctl(iev, imsg, lookupd_snapshot);
 }
 
 static void
@@ -305,7 +405,12 @@ lookupd_peer_up(enum proc_id id, struct imsgev *iev)
 static void
 lookupd_peer_down(enum proc_id id)
 {
+	struct lookupd_req *req;
+
 	log_debug("%s disconnected", proc_name(id));
+	if (id == PROC_SMTPD)		/* their answers have nowhere to go */
+		TAILQ_FOREACH(req, &lookupd_waiting, entry)
+			req->cancelled = 1;
 }
 
 static const struct worker_ops lookupd_ops = {

@@ -7,7 +7,9 @@
 
 struct lka_tables;
 
-/* IMSG_CTL_TEST_RCPT, _TABLE_LOOKUP, _SHOW_TABLES; lt may be NULL. */
-void	lookupd_ctl(struct imsgev *, struct imsg *, struct lka_tables *);
+/* IMSG_CTL_TEST_RCPT, _TABLE_LOOKUP, _SHOW_TABLES.  tables() gives the
+ * live snapshot (NULL if none), asked again at each round. */
+void	lookupd_ctl(struct imsgev *, struct imsg *,
+	    struct lka_tables *(*tables)(void));
 
 #endif

@@ -58,6 +58,9 @@ int	parent_worker_running(const struct worker_proc *);
 void	parent_bind_listeners(const struct mxgate_conf *);
 void	parent_prepare_dirs(const struct mxgate_conf *);
 
+/* parent_ldap.c: 0, or -1 with every broken ldap config reported */
+int	parent_check_ldap(const struct mxgate_conf *);
+
 /* smtpd.c */
 int	parent_reload(uint32_t client, char *err, size_t errlen);
 void	parent_reload_answer(struct worker_proc *, uint32_t status);
