@@ -82,7 +82,7 @@ queued/mxgate-queued: queued/queued.o queued/libqueued.a common/libcommon.a
 mtad/mxgate-mtad: mtad/mtad.o mtad/libmtad.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 smtpctl/smtpctl: smtpctl/smtpctl.o smtpctl/libsmtpctl.a common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CDB) $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
 
 regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS_PROC) common/libcommon.a \

@@ -4,6 +4,7 @@
  *   smtpctl [-s socket] test rcpt ADDRESS [from IP] [sender ADDRESS] |
  *	table lookup NAME KEY | show tables	(answered by lookupd)
  *   smtpctl makemap file		(local, see makemap.c)
+ *   smtpctl ldap-export ldapconf outfile	(local, see ldap_export.c)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
  */
@@ -20,6 +21,7 @@
 
 #include "imsg.h"
 #include "ctl_lookup.h"
+#include "ldap_export.h"
 #include "makemap.h"
 #include "mbuf.h"
 #include "proto.h"
@@ -44,7 +46,8 @@ usage(void)
 	    "       smtpctl [-s socket] test rcpt address [from ip] "
 	    "[sender address]\n"
 	    "       smtpctl [-s socket] table lookup name key | show tables\n"
-	    "       smtpctl makemap file\n");
+	    "       smtpctl makemap file\n"
+	    "       smtpctl ldap-export ldapconf outfile\n");
 	exit(2);
 }
 
@@ -204,6 +207,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
 		return makemap_main(argc, argv);	/* no daemon needed */
+	if (argc > 0 && strcmp(argv[0], "ldap-export") == 0)
+		return ldap_export_main(argc, argv);	/* nor here */
 	if ((lookup = ctl_lookup_request(argc, argv, &type, &req)) == -1)
 		usage();
 	if (!lookup)
