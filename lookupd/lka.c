@@ -709,6 +709,16 @@ lka_table_named(const struct lka_tables *lt, const char *name)
 	return lka_table((struct lka_tables *)lt, name);
 }
 
+/* The counters of from go on in to (loaded stays to's). */
+static void
+lka_stats_add(struct table *to, const struct table *from)
+{
+	to->stats.lookups += from->stats.lookups;
+	to->stats.hits += from->stats.hits;
+	to->stats.misses += from->stats.misses;
+	to->stats.errors += from->stats.errors;
+}
+
 void
 lka_stats_carry(struct lka_tables *new, const struct lka_tables *old)
 {
@@ -719,12 +729,8 @@ lka_stats_carry(struct lka_tables *new, const struct lka_tables *old)
 		return;
 	for (i = 0; i < new->ntables; i++) {
 		t = new->tables[i];
-		if ((o = lka_table_named(old, t->name)) == NULL)
-			continue;
-		t->stats.lookups += o->stats.lookups;
-		t->stats.hits += o->stats.hits;
-		t->stats.misses += o->stats.misses;
-		t->stats.errors += o->stats.errors;
+		if ((o = lka_table_named(old, t->name)) != NULL)
+			lka_stats_add(t, o);
 	}
 }
 
@@ -803,10 +809,7 @@ lka_reload_table(struct lka_tables *lt, const struct table_conf *tc,
 	for (i = 0; i < lt->nrules; i++)
 		lka_swap_use(&lt->rules[i], old, t, &nets[i]);
 	lt->tables[idx] = t;
-	t->stats.lookups = old->stats.lookups;
-	t->stats.hits = old->stats.hits;
-	t->stats.misses = old->stats.misses;
-	t->stats.errors = old->stats.errors;
+	lka_stats_add(t, old);
 	table_close(old);
 	rc = 0;
 done:
