@@ -3,7 +3,7 @@
  * table API lka uses (table_open, table_lookup: lowercasing, the
  * backend's probe, the value copy, the counters).
  *
- *   lookups_bench CDBFILE NENTRIES NLOOKUPS
+ *   lookups_bench CDBFILE NENTRIES NLOOKUPS [COPY1 COPY2]
  *
  * The table must hold "user<i>@example<1+i%3>.com" for i < NENTRIES (as
  * bench/lookups.py writes it).  Keys are drawn at random before the
@@ -13,6 +13,15 @@
  * The same keys are then looked up with tinycdb's cdb_find() alone on
  * its own mapping of the file (raw_lookups_per_s): the floor this
  * machine's memory sets, against which the table layer's cost shows.
+ *
+ * With COPY1 and COPY2 (copies of CDBFILE), the swap of lookupd's
+ * one-table reload is timed twice, each time with every page of the
+ * table mapped and the file replaced by a copy (rename, as makemap
+ * does): the new table_open() plus the old table_close(), first
+ * releasing the old mapping at once (swap_now_ms), then with lookupd's
+ * event loop releasing it a slice per tick (swap_sliced_ms, and the
+ * longest tick in CPU time, worst_tick_ms: how long a lookup could wait
+ * behind one).
  */
 #include <cdb.h>
 #include <fcntl.h>
@@ -22,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include <bsd/string.h>
 
@@ -71,6 +82,69 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+touch(void *arg, const char *key, const char *value, size_t lineno)
+{
+	return 0;
+}
+
+/* Map every page of *tp, replace its file by copy, reopen: ms. */
+static double
+swap(struct table **tp, const struct table_conf *tc, const char *copy)
+{
+	struct table	*t;
+	char		 err[1024];
+	double		 t0;
+
+	table_foreach(*tp, touch, NULL);
+	if (rename(copy, tc->path) == -1)
+		return -1;
+	t0 = now();
+	if ((t = table_open(tc, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lookups_bench: %s\n", err);
+		exit(1);
+	}
+	table_close(*tp);
+	*tp = t;
+	return (now() - t0) * 1e3;
+}
+
+static void
+swaps(struct table **tp, const struct table_conf *tc, char **copies)
+{
+	struct event_base	*base;
+	double			 ms, t0, tick, worst = 0;
+	int			 ticks = 0;
+
+	ms = swap(tp, tc, copies[0]);
+	printf("swap_now_ms=%.3f ", ms);
+	if ((base = event_base_new()) == NULL)
+		exit(1);
+	table_cdb_init(base);
+	ms = swap(tp, tc, copies[1]);
+	for (;;) {
+		/* CPU time: the loop sleeps between ticks, the tick works */
+		t0 = cpu_now();
+		if (event_base_loop(base, EVLOOP_ONCE) != 0)
+			break;		/* nothing left to release */
+		tick = (cpu_now() - t0) * 1e3;
+		ticks++;
+		if (tick > worst)
+			worst = tick;
+	}
+	printf("swap_sliced_ms=%.3f ticks=%d worst_tick_ms=%.3f ", ms, ticks,
+	    worst);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,9 +156,9 @@ main(int argc, char **argv)
 	uint64_t		 hits = 0, wrong = 0;
 	double			 t0, t1;
 
-	if (argc != 4) {
+	if (argc != 4 && argc != 6) {
 		fprintf(stderr, "usage: lookups_bench cdbfile nentries "
-		    "nlookups\n");
+		    "nlookups [copy1 copy2]\n");
 		return 2;
 	}
 	log_init(1, "lookups_bench");
@@ -128,7 +202,10 @@ main(int argc, char **argv)
 	/* cdb_find wants the exact (lowercased) key, as table_lookup has */
 	for (i = 0; i < n; i++)
 		keys[i][strcspn(keys[i], "E")] = 'e';
-	printf("raw_lookups_per_s=%.0f\n", raw_cdb(argv[1], keys, n));
+	printf("raw_lookups_per_s=%.0f ", raw_cdb(argv[1], keys, n));
+	if (argc == 6)
+		swaps(&t, &tc, argv + 4);
+	printf("\n");
 	table_close(t);
 	free(keys);
 	return wrong ? 1 : 0;

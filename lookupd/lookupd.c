@@ -191,6 +191,7 @@ lookupd_configure(struct mxgate_conf *conf, int first)
 	char err[1024];
 
 	table_ldap_init(worker_base());
+	table_cdb_init(worker_base());
 	if (lookupd_load(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);	/* worker.c says what happens next */
 		return -1;

@@ -103,6 +103,10 @@ void		 table_ldap_init(struct event_base *);
 void		 table_ldap_lock(void);
 int		 table_ldap_count(void);	/* directories open */
 
+/* cdb tables: the loop that releases a closed table's mapping a slice
+ * at a time (see table_cdb.c); without it, closing releases at once. */
+void		 table_cdb_init(struct event_base *);
+
 /* Loads a table; NULL with err set ("file:line: why") on failure. */
 struct table	*table_open(const struct table_conf *, char *err, size_t errsz);
 void		 table_close(struct table *);
