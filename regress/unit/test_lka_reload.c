@@ -2,15 +2,19 @@
  * One table reloaded alone (lka_reload_table), the counters of
  * `smtpctl show tables`, and the trace sink of `smtpctl test rcpt`:
  * configs are parsed from text with absolute paths to files in a temp
- * dir, as lookupd gets them.
+ * dir, as lookupd gets them.  And a replaced cdb table's mapping, which
+ * lookupd releases a slice per tick instead of at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "../../lookupd/lka.h"
+#include "../../smtpctl/makemap.h"
 #include "test.h"
 
 static char	tmpdir[] = "/tmp/test_lka_reload.XXXXXX";
@@ -144,6 +148,77 @@ t_reload(struct lka_tables *lt, const struct mxgate_conf *conf)
 	    LKA_UNKNOWN_USER, "a removed user is unknown");
 }
 
+/* Lines of /proc/self/maps naming path (a deleted file says so). */
+static int
+mapped(const char *path)
+{
+	char	 line[1024];
+	FILE	*fp;
+	int	 n = 0;
+
+	if ((fp = fopen("/proc/self/maps", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, path) != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+static void
+t_cdb_retire(void)
+{
+	struct event_base	*base = event_base_new();
+	struct table_conf	 tc;
+	struct table		*old, *t;
+	char			 src[512], err[1024];
+	const char		*v;
+	size_t			 n, i;
+	int			 loops = 0;
+
+	snprintf(src, sizeof(src), "%s/cdbsrc", tmpdir);
+	memset(&tc, 0, sizeof(tc));
+	snprintf(tc.name, sizeof(tc.name), "big");
+	tc.type = TABLE_CDB;
+	snprintf(tc.path, sizeof(tc.path), "%s/cdbsrc.cdb", tmpdir);
+	{
+		FILE *fp = fopen(src, "w");
+
+		for (i = 0; i < 200000; i++)	/* about 9 MB: 5 slices */
+			fprintf(fp, "user%zu@example1.com OK\n", i);
+		fclose(fp);
+	}
+	table_cdb_init(base);
+	if (makemap(src, tc.path, &n, err, sizeof(err)) == -1 ||
+	    (old = table_open(&tc, err, sizeof(err))) == NULL) {
+		t_check(0, "cdb table for the retire test", "%s", err);
+		return;
+	}
+	T_OK(table_lookup(old, "user7@example1.com", &v) == TABLE_FOUND,
+	    "cdb lookup");
+	if (makemap(src, tc.path, &n, err, sizeof(err)) == -1 ||
+	    (t = table_open(&tc, err, sizeof(err))) == NULL) {
+		t_check(0, "cdb remade", "%s", err);
+		return;
+	}
+	table_close(old);
+	T_OK(mapped("cdbsrc.cdb (deleted)") == 1,
+	    "the replaced table is still mapped right after its close");
+	T_OK(table_lookup(t, "user199999@example1.com", &v) == TABLE_FOUND,
+	    "the new table answers meanwhile");
+	while (event_base_loop(base, EVLOOP_ONCE) == 0 && loops < 1000)
+		loops++;
+	t_check(mapped("cdbsrc.cdb (deleted)") == 0 && loops >= 4, "then "
+	    "released in slices, one per tick", "%d ticks, %d mappings left",
+	    loops, mapped("cdbsrc.cdb (deleted)"));
+	table_close(t);
+	while (event_base_loop(base, EVLOOP_ONCE) == 0)
+		;			/* release it too before the loop goes */
+	unlink(src);
+	unlink(tc.path);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -179,6 +254,7 @@ main(void)
 	t_trace(lt);
 	t_reload(lt, &conf);
 	lka_free(lt);
+	t_cdb_retire();
 	conf_free(&conf);
 	for (n = 0; n < 3; n++) {
 		snprintf(text, sizeof(text), "%s/%s", tmpdir,
