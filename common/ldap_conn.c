@@ -505,15 +505,17 @@ lconn_search_result(struct ldap_conn *c, struct lconn_search *s,
 	if (ldap_parse_result(c->ld, msg, &err, NULL, &diag, NULL, NULL, 0) !=
 	    LDAP_SUCCESS)
 		err = LDAP_OTHER;
+	snprintf(why, sizeof(why), "%s: search %s: %s%s%s",
+	    c->lc.servers[c->cur].url, s->base, ldap_err2string(err),
+	    diag && *diag ? ": " : "", diag ? diag : "");
 	if (err == LDAP_SUCCESS)
 		lconn_search_finish(s, LDAP_CONN_OK, NULL);
 	else if (err == LDAP_NO_SUCH_OBJECT)
-		lconn_search_finish(s, LDAP_CONN_NOSUCHOBJECT,
-		    ldap_err2string(err));
+		lconn_search_finish(s, LDAP_CONN_NOSUCHOBJECT, why);
 	else {
-		snprintf(why, sizeof(why), "%s: search %s: %s%s%s",
-		    c->lc.servers[c->cur].url, s->base, ldap_err2string(err),
-		    diag && *diag ? ": " : "", diag ? diag : "");
+		/* the server answers, but not this: its fault or the
+		 * config's (size limit, filter), said once per search */
+		log_warnx("table %s: ldap server %s", c->label, why);
 		lconn_search_finish(s, LDAP_CONN_ERROR, why);
 	}
 	ldap_memfree(diag);

@@ -25,9 +25,9 @@
  *   451), and forgotten if smtpd goes away meanwhile.  Other requests are
  *   answered in the meantime.
  *
- * With an ldap table the promises add inet (TCP to the directory
- * servers only: their names are resolved and the CA file and password
- * read at first configure, before the sandbox).
+ * With an ldap table the promises add connect (TCP client sockets for
+ * the directory servers; no UDP: their names are resolved, the CA file
+ * and the password read at first configure, before the sandbox).
  */
 #include <sys/queue.h>
 
@@ -229,7 +229,7 @@ lookupd_sandbox(const struct mxgate_conf *conf)
 	table_ldap_lock();
 	sandbox_enter("lookupd", NULL, conf->user, paths,
 	    PROMISE_STDIO | PROMISE_RPATH | PROMISE_UNIX |
-	    (table_ldap_count() > 0 ? PROMISE_INET : 0));
+	    (table_ldap_count() > 0 ? PROMISE_CONNECT : 0));
 	free(paths);
 }
 

@@ -107,6 +107,16 @@ int		 table_ldap_count(void);	/* directories open */
  * at a time (see table_cdb.c); without it, closing releases at once. */
 void		 table_cdb_init(struct event_base *);
 
+/* What an ldap table holds now, for statistics (smtpctl show tables). */
+struct table_ldap_stats {
+	size_t		 cached;	/* cache entries, all kinds */
+	size_t		 inflight;	/* keys being asked */
+	const char	*server;	/* URL in use or tried last */
+};
+/* 0, or -1 if t is not an ldap table. */
+int		 table_ldap_stats(const struct table *,
+		    struct table_ldap_stats *);
+
 /* Loads a table; NULL with err set ("file:line: why") on failure. */
 struct table	*table_open(const struct table_conf *, char *err, size_t errsz);
 void		 table_close(struct table *);

@@ -85,6 +85,7 @@ struct tldap_dir {
 	struct tldap_flight	 flight;
 	int			 stale_logged;
 	char			 note[160];	/* the last lookup, for smtpctl */
+	struct table_stamp	 stamp;		/* the file when read */
 };
 
 enum tldap_phase { PH_USERS, PH_GROUPS, PH_MEMBERS };
@@ -544,8 +545,7 @@ tldap_on_done(void *arg, int status, const char *why)
 	else if (status == LDAP_CONN_NOSUCHOBJECT && q->phase != PH_MEMBERS) {
 		/* a search base that does not exist is a configuration
 		 * fault, not an unknown user */
-		log_warnx("table %s: <%s>: search base does not exist",
-		    q->d->name, q->key);
+		log_warnx("table %s: <%s>: %s", q->d->name, q->key, why);
 		q->failed = 1;
 	}
 	if (q->outstanding == 0)
@@ -740,25 +740,15 @@ tldap_explain(struct table *t, char *buf, size_t bufsz)
 	strlcpy(buf, d != NULL ? d->note : "", bufsz);
 }
 
-static size_t
-tldap_inflight(struct tldap_dir *d)
-{
-	struct tldap_query	*q;
-	size_t			 n = 0;
-
-	RB_FOREACH(q, tldap_flight, &d->flight)
-		n++;
-	return n;
-}
-
 static void
 tldap_status(struct table *t, char *buf, size_t bufsz)
 {
 	struct tldap_dir	*d = t->handle;
 	struct tldap_centry	*e;
+	struct table_ldap_stats	 st;
 	size_t			 found = 0, notfound = 0;
 
-	if (d == NULL)
+	if (d == NULL || table_ldap_stats(t, &st) == -1)
 		return;
 	RB_FOREACH(e, tldap_cache, &d->cache) {
 		if (e->status == TLDAP_FOUND)
@@ -767,8 +757,8 @@ tldap_status(struct table *t, char *buf, size_t bufsz)
 			notfound++;
 	}
 	snprintf(buf, bufsz, "cache=%zu cache_found=%zu cache_notfound=%zu "
-	    "inflight=%zu server=%s", d->ncache, found, notfound,
-	    tldap_inflight(d), ldap_conn_server(d->conn));
+	    "inflight=%zu server=%s", st.cached, found, notfound,
+	    st.inflight, st.server);
 }
 
 static enum table_res
@@ -827,8 +817,15 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 {
 	struct tldap_dir	*d;
 	struct ldap_conf	 lc;
+	struct table_stamp	 now;
 
 	if ((d = tldap_dir_find(tc->path)) != NULL) {
+		table_stamp(tc->path, &now);
+		if (!table_stamp_eq(&now, &d->stamp))
+			log_warnx("table %s: %s changed on disk; ldap files "
+			    "are read at start only, restart to apply",
+			    t->name, tc->path);
+		d->stamp = now;			/* said once per change */
 		t->handle = d;
 		return 0;
 	}
@@ -842,6 +839,7 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 		    "read at start, restart the daemon", t->name, tc->path);
 		return -1;
 	}
+	table_stamp(tc->path, &now);
 	if (ldap_conf_load(tc->path, &lc, err, errsz) == -1)
 		return -1;
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -849,6 +847,7 @@ tldap_open(struct table *t, const struct table_conf *tc, char *err,
 		return -1;
 	}
 	d->lc = lc;
+	d->stamp = now;
 	explicit_bzero(&lc, sizeof(lc));
 	strlcpy(d->name, t->name, sizeof(d->name));
 	RB_INIT(&d->cache);
@@ -912,4 +911,20 @@ table_ldap_count(void)
 	LIST_FOREACH(d, &tldap_dirs, entry)
 		n++;
 	return n;
+}
+
+int
+table_ldap_stats(const struct table *t, struct table_ldap_stats *st)
+{
+	struct tldap_dir	*d;
+	struct tldap_query	*q;
+
+	if (t->type != TABLE_LDAP || (d = t->handle) == NULL)
+		return -1;
+	st->cached = d->ncache;
+	st->inflight = 0;
+	RB_FOREACH(q, tldap_flight, &d->flight)
+		st->inflight++;
+	st->server = ldap_conn_server(d->conn);
+	return 0;
 }

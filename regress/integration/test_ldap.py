@@ -9,9 +9,10 @@ every slapd is down, cached recipients served while the directory is
 down (serve_stale), acceptance again after a restart, a hung slapd
 holding up only its own RCPT (451 at the timeout) while other lookups
 are answered, the table surviving smtpctl reload, a wrong bind
-password (451, clear log line), a password file readable by others and
-a broken ldap config refused at start (file:line), and StartTLS to a
-slapd that requires TLS, with a CA made here by openssl."""
+password (451, clear log line), a missing search base (451, not 550),
+a password file readable by others and a broken ldap config refused at
+start (file:line), and StartTLS (and ldaps://) to a slapd that requires
+TLS, with a CA made here by openssl."""
 
 import os
 import re
@@ -106,10 +107,11 @@ relay for <otherdomains> recipients <others> via "%s"
 """ % (relay, relay)
 
 
-def make_gateway(servers, relay, pw=BIND_PW, ttl="2s", extra=""):
+def make_gateway(servers, relay, pw=BIND_PW, ttl="2s", extra="",
+                 users=USERS):
     gw = Gateway(None, gateway_conf(relay))
     write_file(gw.path("ad.conf"), LDAP_CONF % {
-        "servers": " ".join(servers), "binddn": BIND_DN, "users": USERS,
+        "servers": " ".join(servers), "binddn": BIND_DN, "users": users,
         "lists": LISTS, "ttl": ttl, "extra": extra})
     write_file(gw.path("ad.pw"), pw + "\n", mode=0o600)
     return gw
@@ -229,13 +231,19 @@ def directory_cases(t, tmp):
         t.case("slapd restarted: accepted again", back)
 
         def reload_keeps():
+            with open(gw.path("ad.conf"), "a") as f:
+                f.write("# edited\n")
             r = gw.ctl("reload")
             eq(r.returncode, 0, "smtpctl reload exit status",
                r.stdout + r.stderr)
             gw.wait_log(r"reload: done")
             expect_code(gw, "frank@example1.com", 250)
             expect_code(gw, "carol@example1.com", 550)
-        t.case("smtpctl reload keeps the ldap table working", reload_keeps)
+            true(gw.log_count(r"ad\.conf changed on disk; ldap files are "
+                              r"read at start only") > 0,
+                 "no log line about the edited ldap file", gw.log_tail(10))
+        t.case("smtpctl reload keeps the ldap table working (an edited "
+               "ldap file: restart needed, said in the log)", reload_keeps)
 
         def slow():
             os.kill(a.proc.pid, signal.SIGSTOP)
@@ -284,6 +292,20 @@ def bind_cases(t, tmp):
         t.case("wrong bind password: 451 and a log line", wrong_pw)
         gw.stop()
 
+        def no_base():
+            gw4 = make_gateway([a.url], "smtp:[127.0.0.1]:9",
+                               users="ou=Nowhere," + SUFFIX)
+            try:
+                gw4.start()
+                expect_code(gw4, "alice@example1.com", 451)
+                true(gw4.log_count(r"ou=Nowhere.*No such object") > 0,
+                     "no log line naming the base", gw4.log_tail(15))
+                gw4.stop()
+            finally:
+                gw4.cleanup()
+        t.case("search base that does not exist: 451, never 550, logged",
+               no_base)
+
         def open_pw():
             os.chmod(gw.path("ad.pw"), 0o644)
             r = subprocess.run([SMTPD, "-n", "-f", gw.conf],
@@ -327,6 +349,8 @@ def tls_cases(t, tmp):
                        extra="start_tls = yes\ntls_ca_cert_file = %s\n"
                        % other)
     gw3 = make_gateway([a.url], "smtp:[127.0.0.1]:9")
+    gw4 = make_gateway([a.ldaps_url], "smtp:[127.0.0.1]:9",
+                       extra="tls_ca_cert_file = %s\n" % ca)
     try:
         a.start()
         gw.start()
@@ -352,10 +376,15 @@ def tls_cases(t, tmp):
                  0, "no bind refusal logged", gw3.log_tail(15))
         t.case("same slapd without StartTLS: bind refused, 451", plain)
         gw3.stop()
+        gw4.start()
+        t.case("ldaps:// with the test CA: 250", expect_code, gw4,
+               "al@example1.com", 250)
+        gw4.stop()
     finally:
         gw.cleanup()
         gw2.cleanup()
         gw3.cleanup()
+        gw4.cleanup()
         a.cleanup()
 
 

@@ -11,7 +11,8 @@
 
 Everything lives under tmpdir/slapd-NAME/ (config, database, pid file);
 the data are loaded offline with slapadd.  The AD look-alike schema is
-regress/ldap/ad.schema.  With tls=(cert, key, ca) slapd offers StartTLS.
+regress/ldap/ad.schema.  With tls=(cert, key, ca) slapd offers StartTLS,
+and ldaps:// on a second port (ldaps_url).
 Needs Debian's slapd (/usr/sbin/slapd) and ldap-utils (ldapsearch).
 """
 
@@ -91,6 +92,8 @@ class Slapd:
         self.url = "ldap://127.0.0.1:%d" % self.port
         self.proc = None
         self.tls = tls
+        # with TLS, also ldaps:// on a second port
+        self.ldaps_url = tls and "ldaps://127.0.0.1:%d" % free_port()
         os.makedirs(os.path.join(self.dir, "db"), mode=0o700)
         tls_text = ""
         if tls:
@@ -121,7 +124,9 @@ class Slapd:
             return self
         log = open(os.path.join(self.dir, "slapd.log"), "ab")
         self.proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", self.conf, "-h", self.url + "/"],
+            [SLAPD, "-d", "0", "-f", self.conf, "-h",
+             self.url + "/" + (" " + self.ldaps_url + "/" if self.tls
+                               else "")],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
