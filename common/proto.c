@@ -45,6 +45,9 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_RESUME),
 	N(IMSG_LKA_ROUTE),
 	N(IMSG_LKA_ROUTE_RESULT),
+	N(IMSG_CTL_TEST_RCPT),
+	N(IMSG_CTL_TABLE_LOOKUP),
+	N(IMSG_CTL_SHOW_TABLES),
 };
 
 static const char *const proc_names[PROC_COUNT] = {
