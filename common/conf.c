@@ -33,6 +33,49 @@
 #define CONF_DEF_SMTP_PER_CLIENT 50
 #define CONF_DEF_SMTP_TIMEOUT	300
 #define CONF_DEF_SMTP_ERRORS	20
+#define CONF_DEF_RESOLVER	"/etc/resolv.conf"
+#define CONF_DEF_MTA_SESSIONS	100
+#define CONF_DEF_MTA_PER_DEST	10
+#define CONF_DEF_MTA_MESSAGES	100
+
+/* Indexed by enum conf_mta_timeout: name, default seconds. */
+static const struct {
+	const char	*name;
+	uint32_t	 secs;
+} conf_mta_timeouts[CONF_MTA_TO_COUNT] = {
+	[CONF_MTA_TO_CONNECT] =	 { "connect",	300 },
+	[CONF_MTA_TO_GREETING] = { "greeting",	300 },
+	[CONF_MTA_TO_HELO] =	 { "helo",	300 },
+	[CONF_MTA_TO_STARTTLS] = { "starttls",	300 },
+	[CONF_MTA_TO_MAIL] =	 { "mail",	300 },
+	[CONF_MTA_TO_RCPT] =	 { "rcpt",	300 },
+	[CONF_MTA_TO_DATA] =	 { "data",	120 },
+	[CONF_MTA_TO_BLOCK] =	 { "block",	180 },
+	[CONF_MTA_TO_DOT] =	 { "dot",	600 },
+	[CONF_MTA_TO_QUIT] =	 { "quit",	120 },
+	[CONF_MTA_TO_IDLE] =	 { "idle",	5 },
+};
+
+const char *
+conf_mta_timeout_name(int i)
+{
+	if (i < 0 || i >= CONF_MTA_TO_COUNT)
+		return NULL;
+	return conf_mta_timeouts[i].name;
+}
+
+static void
+conf_mta_defaults(struct mxgate_conf *conf)
+{
+	int	 i;
+
+	strlcpy(conf->resolver, CONF_DEF_RESOLVER, sizeof(conf->resolver));
+	for (i = 0; i < CONF_MTA_TO_COUNT; i++)
+		conf->mta_timeout[i] = conf_mta_timeouts[i].secs;
+	conf->mta_max_sessions = CONF_DEF_MTA_SESSIONS;
+	conf->mta_max_sessions_dest = CONF_DEF_MTA_PER_DEST;
+	conf->mta_max_messages = CONF_DEF_MTA_MESSAGES;
+}
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -85,6 +128,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_max_sessions_per_client = CONF_DEF_SMTP_PER_CLIENT;
 	conf->smtp_timeout = CONF_DEF_SMTP_TIMEOUT;
 	conf->smtp_max_errors = CONF_DEF_SMTP_ERRORS;
+	conf_mta_defaults(conf);
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -170,6 +214,8 @@ conf_print_setting(FILE *fp, const char *keyword, const char *value)
 	fputc('\n', fp);
 }
 
+static void	conf_print_mta(FILE *, const struct mxgate_conf *);
+
 static void
 conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 {
@@ -206,6 +252,24 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "smtp timeout %lus\n", (unsigned long)conf->smtp_timeout);
 	fprintf(fp, "smtp max-errors %lu\n",
 	    (unsigned long)conf->smtp_max_errors);
+	conf_print_mta(fp, conf);
+}
+
+static void
+conf_print_mta(FILE *fp, const struct mxgate_conf *conf)
+{
+	int	 i;
+
+	conf_print_setting(fp, "resolver", conf->resolver);
+	for (i = 0; i < CONF_MTA_TO_COUNT; i++)
+		fprintf(fp, "mta timeout %s %lus\n", conf_mta_timeouts[i].name,
+		    (unsigned long)conf->mta_timeout[i]);
+	fprintf(fp, "mta max-sessions %lu\n",
+	    (unsigned long)conf->mta_max_sessions);
+	fprintf(fp, "mta max-sessions-per-destination %lu\n",
+	    (unsigned long)conf->mta_max_sessions_dest);
+	fprintf(fp, "mta max-messages-per-session %lu\n",
+	    (unsigned long)conf->mta_max_messages);
 }
 
 static void

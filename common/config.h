@@ -26,6 +26,27 @@
 #define CONF_SMTP_SESSIONS_MAX	1000000
 #define CONF_SMTP_TIMEOUT_MAX	86400
 
+/* mta timeout STAGE DURATION: the outbound client's per-stage timeouts
+ * (RFC 5321 4.5.3.2), plus how long an idle connection is kept. */
+enum conf_mta_timeout {
+	CONF_MTA_TO_CONNECT,	/* connect() to the next hop: 5m */
+	CONF_MTA_TO_GREETING,	/* 220 banner: 5m */
+	CONF_MTA_TO_HELO,	/* EHLO/HELO reply: 5m */
+	CONF_MTA_TO_STARTTLS,	/* STARTTLS reply and handshake: 5m */
+	CONF_MTA_TO_MAIL,	/* MAIL FROM reply: 5m */
+	CONF_MTA_TO_RCPT,	/* RCPT TO reply: 5m */
+	CONF_MTA_TO_DATA,	/* DATA reply (354): 2m */
+	CONF_MTA_TO_BLOCK,	/* each block of the body sent: 3m */
+	CONF_MTA_TO_DOT,	/* reply to the final dot: 10m */
+	CONF_MTA_TO_QUIT,	/* RSET and QUIT replies: 2m */
+	CONF_MTA_TO_IDLE,	/* a connection kept for reuse: 5s */
+	CONF_MTA_TO_COUNT
+};
+#define CONF_MTA_TIMEOUT_MAX	86400
+#define CONF_MTA_COUNT_MAX	100000
+/* The stage's name in "mta timeout NAME", NULL past the end. */
+const char *conf_mta_timeout_name(int);
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
@@ -89,6 +110,11 @@ struct mxgate_conf {
 	uint32_t	smtp_max_sessions_per_client;	/* per IP, default 50 */
 	uint32_t	smtp_timeout;		/* seconds, default 300 */
 	uint32_t	smtp_max_errors;	/* per session, default 20 */
+	char		resolver[PATH_MAX];	/* default /etc/resolv.conf */
+	uint32_t	mta_timeout[CONF_MTA_TO_COUNT];	/* seconds */
+	uint32_t	mta_max_sessions;	/* outbound, default 100 */
+	uint32_t	mta_max_sessions_dest;	/* per next hop, default 10 */
+	uint32_t	mta_max_messages;	/* per session, default 100 */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

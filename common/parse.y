@@ -181,12 +181,16 @@ static void	 rule_recipient(YYSTYPE *);
 static void	 rule_aliases(YYSTYPE *);
 static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
+static void	 set_mta(YYSTYPE *, const char *, const char *);
+static void	 set_mta_timeout(YYSTYPE *, const char *, const char *,
+		    const char *);
 %}
 
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
+%token	MTA RESOLVER
 %token	ERROR STRING
 
 %%
@@ -279,6 +283,15 @@ main		: HOSTNAME string {
 			listen_add(&$1, $3.v.string, (int)$4.v.number);
 		}
 		| relayhead ruleopts
+		| RESOLVER string {
+			set_path(&$1, ps.conf->resolver,
+			    sizeof(ps.conf->resolver), $2.v.string, "resolver");
+		}
+		| MTA string string	{ set_mta(&$1, $2.v.string, $3.v.string); }
+		| MTA string string string {
+			set_mta_timeout(&$1, $2.v.string, $3.v.string,
+			    $4.v.string);
+		}
 		;
 
 controlgroup	: /* empty */		{ ps.conf->control_group[0] = '\0'; }
@@ -381,6 +394,8 @@ string		: STRING
 		| USER
 		| VIA
 		| YES
+		| MTA
+		| RESOLVER
 		;
 
 %%
@@ -737,7 +752,9 @@ static const struct {
 	{ "timeout",		TIMEOUT },
 	{ "user",		USER },
 	{ "via",		VIA },
-	{ "yes",		YES }
+	{ "yes",		YES },
+	{ "mta",		MTA },
+	{ "resolver",		RESOLVER }
 };
 
 /* The keyword's token, its text in *word; 0 if s is no keyword. */
@@ -1163,6 +1180,67 @@ set_retry(YYSTYPE *kw, uint32_t *dst, const char *s, const char *what)
 			ps.retryline = kw->lineno;
 		}
 	}
+}
+
+/* mta max-sessions | max-sessions-per-destination |
+ * max-messages-per-session NUMBER */
+static void
+set_mta(YYSTYPE *kw, const char *name, const char *s)
+{
+	uint32_t	*dst;
+	uint64_t	 n;
+	const char	*end;
+
+	if (strcmp(name, "max-sessions") == 0)
+		dst = &ps.conf->mta_max_sessions;
+	else if (strcmp(name, "max-sessions-per-destination") == 0)
+		dst = &ps.conf->mta_max_sessions_dest;
+	else if (strcmp(name, "max-messages-per-session") == 0)
+		dst = &ps.conf->mta_max_messages;
+	else {
+		perr(kw->file, kw->lineno, "mta: unknown setting \"%s\"",
+		    name);
+		return;
+	}
+	if (parse_number(s, CONF_MTA_COUNT_MAX, &n, &end) == -1 ||
+	    *end != '\0' || n == 0)
+		perr(kw->file, kw->lineno, "mta %s: invalid number \"%s\" "
+		    "(1-%u)", name, s, CONF_MTA_COUNT_MAX);
+	else
+		*dst = n;
+}
+
+/* mta timeout STAGE DURATION */
+static void
+set_mta_timeout(YYSTYPE *kw, const char *what, const char *stage,
+    const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	const char		*name;
+	uint64_t		 n;
+	int			 i;
+
+	if (strcmp(what, "timeout") != 0) {
+		perr(kw->file, kw->lineno, "mta: unknown setting \"%s\"",
+		    what);
+		return;
+	}
+	for (i = 0; (name = conf_mta_timeout_name(i)) != NULL; i++)
+		if (strcmp(name, stage) == 0)
+			break;
+	if (name == NULL)
+		perr(kw->file, kw->lineno, "mta timeout: unknown stage \"%s\" "
+		    "(connect, greeting, helo, starttls, mail, rcpt, data, "
+		    "block, dot, quit or idle)", stage);
+	else if (parse_unit(s, CONF_MTA_TIMEOUT_MAX, "smhd", mult, &n) == -1)
+		perr(kw->file, kw->lineno, "mta timeout %s: invalid duration "
+		    "\"%s\" (seconds, or a number with s, m, h or d; at most "
+		    "1d)", stage, s);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "mta timeout %s must not be 0",
+		    stage);
+	else
+		ps.conf->mta_timeout[i] = n;
 }
 
 static int
