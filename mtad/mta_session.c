@@ -766,14 +766,13 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 	int			 rv;
 
 	for (;;) {
-		if (s->state == MTA_DEAD)
+		if (s->state == MTA_DEAD ||
+		    (len = evbuffer_get_length(in)) == 0)
 			return;
 		if (s->state == MTA_IDLE || s->state == MTA_QUIT) {
 			mta_kill(s);	/* whatever it says: we are done */
 			return;
 		}
-		if ((len = evbuffer_get_length(in)) == 0)
-			return;
 		if ((data = (const char *)evbuffer_pullup(in, -1)) == NULL)
 			fatalx("evbuffer_pullup");
 		rv = mta_reply_parse(&s->reply, data, len, &used);
