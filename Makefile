@@ -72,7 +72,7 @@ common/parse.o: common/parse.c
 	$(CC) $(ALL_CFLAGS) -Wno-sign-compare -Wno-unused-but-set-variable -c -o $@ $<
 
 smtpd/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(PARENT_SRCS:.c=.o) common/libcommon.a $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PARENT_SRCS:.c=.o) common/libcommon.a $(LIBS_TLS) $(LIBS_BASE)
 smtpd/mxgate-smtpd: smtpd/smtp.o smtpd/libsmtpd.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 lookupd/mxgate-lookupd: lookupd/lookupd.o lookupd/liblookupd.a common/libcommon.a

@@ -132,6 +132,18 @@ conf_init(struct mxgate_conf *conf)
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
+	TAILQ_INIT(&conf->pkis);
+}
+
+static void
+conf_free_pkis(struct mxgate_conf *conf)
+{
+	struct pki_conf	*k;
+
+	while ((k = TAILQ_FIRST(&conf->pkis)) != NULL) {
+		TAILQ_REMOVE(&conf->pkis, k, entry);
+		free(k);
+	}
 }
 
 /* Free the lists; the structure stays usable (empty lists). */
@@ -158,6 +170,7 @@ conf_free(struct mxgate_conf *conf)
 		TAILQ_REMOVE(&conf->rules, r, entry);
 		free(r);
 	}
+	conf_free_pkis(conf);
 }
 
 const struct table_conf *
@@ -168,6 +181,17 @@ conf_table(const struct mxgate_conf *conf, const char *name)
 	TAILQ_FOREACH(t, &conf->tables, entry)
 		if (strcmp(t->name, name) == 0)
 			return t;
+	return NULL;
+}
+
+const struct pki_conf *
+conf_pki(const struct mxgate_conf *conf, const char *name)
+{
+	const struct pki_conf	*k;
+
+	TAILQ_FOREACH(k, &conf->pkis, entry)
+		if (strcmp(k->name, name) == 0)
+			return k;
 	return NULL;
 }
 
@@ -322,6 +346,35 @@ conf_print_rule(FILE *fp, const struct rule_conf *r)
 	fputc('\n', fp);
 }
 
+static void
+conf_print_pkis(FILE *fp, const struct mxgate_conf *conf)
+{
+	const struct pki_conf	*k;
+
+	if (!TAILQ_EMPTY(&conf->pkis))
+		fputc('\n', fp);
+	TAILQ_FOREACH(k, &conf->pkis, entry) {
+		fprintf(fp, "pki %s cert ", k->name);
+		conf_print_str(fp, k->cert);
+		fputs(" key ", fp);
+		conf_print_str(fp, k->key);
+		fputc('\n', fp);
+	}
+}
+
+static void
+conf_print_listen(FILE *fp, const struct listen_conf *l)
+{
+	fprintf(fp, "listen on %s port %u", l->addr, (unsigned int)l->port);
+	if (l->tls == LISTEN_STARTTLS)
+		fprintf(fp, " tls pki %s", l->pki);
+	else if (l->tls == LISTEN_SMTPS)
+		fprintf(fp, " smtps pki %s", l->pki);
+	if (l->require_tls)
+		fputs(" require-tls", fp);
+	fputc('\n', fp);
+}
+
 void
 conf_print(FILE *fp, const struct mxgate_conf *conf)
 {
@@ -334,11 +387,11 @@ conf_print(FILE *fp, const struct mxgate_conf *conf)
 		fputc('\n', fp);
 	TAILQ_FOREACH(t, &conf->tables, entry)
 		conf_print_table(fp, t);
+	conf_print_pkis(fp, conf);
 	if (!TAILQ_EMPTY(&conf->listeners))
 		fputc('\n', fp);
 	TAILQ_FOREACH(l, &conf->listeners, entry)
-		fprintf(fp, "listen on %s port %u\n", l->addr,
-		    (unsigned int)l->port);
+		conf_print_listen(fp, l);
 	if (!TAILQ_EMPTY(&conf->rules))
 		fputc('\n', fp);
 	TAILQ_FOREACH(r, &conf->rules, entry)

@@ -63,10 +63,35 @@ struct table_conf {
 	size_t			 nvalues;
 };
 
+/* What a listener offers: plain SMTP, STARTTLS, or TLS from the start. */
+enum listen_tls {
+	LISTEN_PLAIN,
+	LISTEN_STARTTLS,	/* listen on ... tls pki NAME */
+	LISTEN_SMTPS		/* listen on ... smtps pki NAME (port 465) */
+};
+
+/*
+ * pki NAME cert "file" key "file": a certificate chain and its key, PEM.
+ * Only the parent reads the files (parent_pki.c) and sends their contents
+ * to smtpd (IMSG_CONF_PKI); workers never open them.
+ */
+struct pki_conf {
+	TAILQ_ENTRY(pki_conf)	 entry;
+	char			 name[CONF_STR_MAX];
+	char			 cert[PATH_MAX];	/* absolute */
+	char			 key[PATH_MAX];		/* absolute */
+	char			 origin[CONF_STR_MAX];	/* "file:line" for
+							 * messages; not printed */
+};
+
 struct listen_conf {
 	TAILQ_ENTRY(listen_conf) entry;
 	char			 addr[CONF_NAME_MAX];	/* numeric IPv4/IPv6 */
 	uint16_t		 port;
+	/* TLS: listen on ... [tls | smtps] pki NAME [require-tls] */
+	enum listen_tls		 tls;
+	char			 pki[CONF_STR_MAX];	/* "" unless tls/smtps */
+	int			 require_tls;		/* tls only: MAIL needs it */
 };
 
 enum rule_kind {
@@ -89,6 +114,7 @@ struct rule_conf {
 TAILQ_HEAD(table_list, table_conf);
 TAILQ_HEAD(listen_list, listen_conf);
 TAILQ_HEAD(rule_list, rule_conf);
+TAILQ_HEAD(pki_list, pki_conf);
 
 struct mxgate_conf {
 	char		hostname[CONF_STR_MAX];	/* default: gethostname() */
@@ -118,6 +144,7 @@ struct mxgate_conf {
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;
+	struct pki_list		pkis;
 };
 
 void	conf_init(struct mxgate_conf *);	/* defaults, empty lists */
@@ -130,5 +157,6 @@ void	conf_print(FILE *, const struct mxgate_conf *);
 /* conf_print into a malloc'd buffer; NULL on failure. */
 char   *conf_to_string(const struct mxgate_conf *, size_t *lenp);
 const struct table_conf *conf_table(const struct mxgate_conf *, const char *name);
+const struct pki_conf	*conf_pki(const struct mxgate_conf *, const char *name);
 
 #endif

@@ -114,6 +114,20 @@ struct tabdef {				/* where a table was defined */
 	int			 checked;
 };
 
+struct listen_opts {			/* listen on ... [options] */
+	enum listen_tls	 tls;
+	int		 has_tls;
+	char		*pki;		/* NULL: none */
+	int		 require_tls;
+};
+
+struct pkiref {				/* pki NAME used by a listener */
+	struct pkiref	*next;
+	char		*name;
+	struct pfile	*file;
+	int		 lineno;
+};
+
 enum {
 	OPT_RECIPIENTS = 0x1,
 	OPT_ALIASES = 0x2,
@@ -141,6 +155,10 @@ static struct {
 	int			 origin_set;
 	struct pfile		*retryfile;	/* last queue retry-* line */
 	int			 retryline;
+	/* TLS: options of the listen line being read, pki references */
+	struct listen_opts	 lopt;
+	struct pkiref		*pkirefs;
+	int			 checkfiles;	/* parsing a file: cert, key exist */
 	/* the lookahead and the token before it, for syntax errors */
 	int			 tok, prevtok;
 	int			 tokword, prevword;	/* unquoted, not keyword */
@@ -175,6 +193,8 @@ static void	 table_begin(YYSTYPE *, const char *);
 static void	 table_source(YYSTYPE *, const char *);
 static void	 table_value(YYSTYPE *, const char *);
 static void	 listen_add(YYSTYPE *, const char *, int);
+static void	 listen_tls(YYSTYPE *, struct listen_conf *);
+static void	 check_pki_refs(void);
 static void	 rule_begin(YYSTYPE *, enum rule_kind, YYSTYPE *);
 static int	 rule_opt(YYSTYPE *, int, const char *);
 static void	 rule_recipient(YYSTYPE *);
@@ -184,6 +204,10 @@ static void	 rule_via(YYSTYPE *);
 static void	 set_mta(YYSTYPE *, const char *, const char *);
 static void	 set_mta_timeout(YYSTYPE *, const char *, const char *,
 		    const char *);
+static void	 pki_add(YYSTYPE *, const char *, const char *, const char *);
+static void	 listen_opt_tls(YYSTYPE *, enum listen_tls);
+static void	 listen_opt_pki(YYSTYPE *, const char *);
+static void	 listen_opt_require(YYSTYPE *);
 %}
 
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
@@ -191,6 +215,7 @@ static void	 set_mta_timeout(YYSTYPE *, const char *, const char *,
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
 %token	MTA RESOLVER
+%token	CERT KEY PKI REQUIRETLS SMTPS TLS
 %token	ERROR STRING
 
 %%
@@ -279,8 +304,11 @@ main		: HOSTNAME string {
 			    $3.v.string, UINT32_MAX, "max-errors");
 		}
 		| tablehead tablesrc
-		| LISTEN ON string portopt {
+		| LISTEN ON string portopt listenopts {
 			listen_add(&$1, $3.v.string, (int)$4.v.number);
+		}
+		| PKI string CERT string KEY string {
+			pki_add(&$1, $2.v.string, $4.v.string, $6.v.string);
 		}
 		| relayhead ruleopts
 		| RESOLVER string {
@@ -303,6 +331,18 @@ controlgroup	: /* empty */		{ ps.conf->control_group[0] = '\0'; }
 
 portopt		: /* empty */		{ $$.v.number = 25; }
 		| PORT string		{ $$.v.number = parse_port(&$1, $2.v.string); }
+		;
+
+listenopts	: /* empty */ {
+			memset(&ps.lopt, 0, sizeof(ps.lopt));
+		}
+		| listenopts listenopt
+		;
+
+listenopt	: TLS			{ listen_opt_tls(&$1, LISTEN_STARTTLS); }
+		| SMTPS			{ listen_opt_tls(&$1, LISTEN_SMTPS); }
+		| PKI string		{ listen_opt_pki(&$1, $2.v.string); }
+		| REQUIRETLS		{ listen_opt_require(&$1); }
 		;
 
 tablehead	: TABLE string		{ table_begin(&$1, $2.v.string); }
@@ -360,6 +400,7 @@ reflist		: tableref		{ rule_recipient(&$1); }
 string		: STRING
 		| ALIASES
 		| BARELF
+		| CERT
 		| CHROOTDIR
 		| CONTROL
 		| FOR
@@ -367,6 +408,7 @@ string		: STRING
 		| GROUP
 		| HOSTNAME
 		| INCLUDE
+		| KEY
 		| LIFETIME
 		| LISTEN
 		| MAXERRORS
@@ -378,19 +420,23 @@ string		: STRING
 		| NORMALIZE
 		| ON
 		| ORIGIN
+		| PKI
 		| PORT
 		| QUEUE
 		| QUEUEUSER
 		| RECIPIENTS
 		| REJECT
 		| RELAY
+		| REQUIRETLS
 		| RETRYMAX
 		| RETRYMIN
 		| SHOWTABLENAME
 		| SMTP
+		| SMTPS
 		| SPOOL
 		| TABLE
 		| TIMEOUT
+		| TLS
 		| USER
 		| VIA
 		| YES
@@ -719,6 +765,7 @@ static const struct {
 } keywords[] = {
 	{ "aliases",		ALIASES },
 	{ "bare-lf",		BARELF },
+	{ "cert",		CERT },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
 	{ "for",		FOR },
@@ -726,6 +773,7 @@ static const struct {
 	{ "group",		GROUP },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
+	{ "key",		KEY },
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
 	{ "max-errors",		MAXERRORS },
@@ -737,19 +785,23 @@ static const struct {
 	{ "normalize",		NORMALIZE },
 	{ "on",			ON },
 	{ "origin",		ORIGIN },
+	{ "pki",		PKI },
 	{ "port",		PORT },
 	{ "queue",		QUEUE },
 	{ "queue-user",		QUEUEUSER },
 	{ "recipients",		RECIPIENTS },
 	{ "reject",		REJECT },
 	{ "relay",		RELAY },
+	{ "require-tls",	REQUIRETLS },
 	{ "retry-max",		RETRYMAX },
 	{ "retry-min",		RETRYMIN },
 	{ "show-table-name",	SHOWTABLENAME },
 	{ "smtp",		SMTP },
+	{ "smtps",		SMTPS },
 	{ "spool",		SPOOL },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "tls",		TLS },
 	{ "user",		USER },
 	{ "via",		VIA },
 	{ "yes",		YES },
@@ -1529,6 +1581,132 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	strlcpy(l->addr, canon, sizeof(l->addr));
 	l->port = port;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
+	listen_tls(kw, l);
+}
+
+/*
+ * TLS: pki definitions and the TLS options of listeners.  The parser
+ * only checks that the files are there (and only when reading a file:
+ * workers parse the parent's text inside their sandbox); the parent
+ * loads them and checks that the key matches (smtpd/parent_pki.c).
+ */
+
+static void
+pki_file(YYSTYPE *kw, const char *name, const char *what, const char *in,
+    char *dst)
+{
+	char	 abs[PATH_MAX];
+
+	if (path_abs(kw->file, kw->lineno, in, abs, sizeof(abs)) == -1)
+		return;
+	if (strlcpy(dst, abs, PATH_MAX) >= PATH_MAX) {
+		perr(kw->file, kw->lineno, "pki %s: %s: path too long", name,
+		    what);
+		return;
+	}
+	if (ps.checkfiles && access(abs, R_OK) == -1)
+		perr(kw->file, kw->lineno, "pki %s: %s \"%s\": %s", name,
+		    what, abs, strerror(errno));
+}
+
+static void
+pki_add(YYSTYPE *kw, const char *name, const char *cert, const char *key)
+{
+	struct pki_conf	*k;
+	char		 host[CONF_STR_MAX];
+
+	host[0] = '\0';
+	set_host(kw, host, name, "pki");
+	if (host[0] == '\0')
+		return;
+	if (conf_pki(ps.conf, host) != NULL) {
+		perr(kw->file, kw->lineno, "duplicate pki %s", host);
+		return;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		perr(kw->file, kw->lineno, "out of memory");
+		return;
+	}
+	strlcpy(k->name, host, sizeof(k->name));
+	snprintf(k->origin, sizeof(k->origin), "%s:%d",
+	    kw->file != NULL ? kw->file->name : "?", kw->lineno);
+	pki_file(kw, host, "cert", cert, k->cert);
+	pki_file(kw, host, "key", key, k->key);
+	TAILQ_INSERT_TAIL(&ps.conf->pkis, k, entry);
+}
+
+static void
+listen_opt_tls(YYSTYPE *kw, enum listen_tls tls)
+{
+	if (ps.lopt.has_tls)
+		perr(kw->file, kw->lineno, "listen: only one of tls and "
+		    "smtps");
+	ps.lopt.has_tls = 1;
+	ps.lopt.tls = tls;
+}
+
+static void
+listen_opt_pki(YYSTYPE *kw, const char *name)
+{
+	if (ps.lopt.pki != NULL)
+		perr(kw->file, kw->lineno, "listen: pki given twice");
+	ps.lopt.pki = p_strdup(name);
+}
+
+static void
+listen_opt_require(YYSTYPE *kw)
+{
+	if (ps.lopt.require_tls)
+		perr(kw->file, kw->lineno, "listen: require-tls given twice");
+	ps.lopt.require_tls = 1;
+}
+
+/* The options read after "listen on ADDR [port N]" go to l. */
+static void
+listen_tls(YYSTYPE *kw, struct listen_conf *l)
+{
+	struct pkiref	*r;
+
+	l->tls = ps.lopt.tls;
+	l->require_tls = ps.lopt.require_tls;
+	if (l->tls != LISTEN_PLAIN && ps.lopt.pki == NULL) {
+		perr(kw->file, kw->lineno, "listen on %s port %u: %s needs "
+		    "pki NAME", l->addr, l->port,
+		    l->tls == LISTEN_SMTPS ? "smtps" : "tls");
+		return;
+	}
+	if (l->tls == LISTEN_PLAIN && ps.lopt.pki != NULL)
+		perr(kw->file, kw->lineno, "listen on %s port %u: pki without "
+		    "tls or smtps", l->addr, l->port);
+	if (l->require_tls && l->tls != LISTEN_STARTTLS)
+		perr(kw->file, kw->lineno, "listen on %s port %u: require-tls "
+		    "needs tls", l->addr, l->port);
+	if (ps.lopt.pki == NULL || l->tls == LISTEN_PLAIN)
+		return;
+	if (strlcpy(l->pki, ps.lopt.pki, sizeof(l->pki)) >= sizeof(l->pki)) {
+		perr(kw->file, kw->lineno, "pki name too long");
+		return;
+	}
+	if ((r = p_alloc(sizeof(*r))) == NULL) {
+		perr(kw->file, kw->lineno, "out of memory");
+		return;
+	}
+	r->name = ps.lopt.pki;
+	r->file = kw->file;
+	r->lineno = kw->lineno;
+	r->next = ps.pkirefs;
+	ps.pkirefs = r;
+}
+
+/* A pki may be defined after the listener that uses it. */
+static void
+check_pki_refs(void)
+{
+	struct pkiref	*r;
+
+	for (r = ps.pkirefs; r != NULL; r = r->next)
+		if (conf_pki(ps.conf, r->name) == NULL)
+			perr(r->file, r->lineno, "unknown pki %s", r->name);
 }
 
 /* Remember a <table> reference; copy its name to dst. */
@@ -1654,6 +1832,7 @@ parse_finish(void)
 		else if (r->networks)
 			check_networks(t);
 	}
+	check_pki_refs();
 	if (conf->retry_min > conf->retry_max)
 		perr(ps.retryfile, ps.retryline, "queue retry-min (%us) is "
 		    "greater than retry-max (%us)", conf->retry_min,
@@ -1710,6 +1889,7 @@ int
 conf_parse_file(struct mxgate_conf *conf, const char *path)
 {
 	parse_reset(conf);
+	ps.checkfiles = 1;
 	return parse_run(pfile_open(path, NULL, 0));
 }
 

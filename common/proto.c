@@ -15,6 +15,7 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_PEER_FD),
 	N(IMSG_LISTEN_FD),
 	N(IMSG_READY),
+	N(IMSG_CONF_PKI),
 	N(IMSG_LKA_RCPT),
 	N(IMSG_LKA_RCPT_RESULT),
 	N(IMSG_QUEUE_CREATE),

@@ -50,6 +50,9 @@ enum imsg_type {
 	IMSG_LISTEN_FD,		/* u32 listener index; fd: a bound, listening socket */
 	IMSG_READY,		/* worker -> parent: u32 0 config applied, 1 rejected
 				 * (the old one stays), str reason */
+	IMSG_CONF_PKI,		/* parent -> smtpd, between CONF_START and CONF_END,
+				 * one per pki: str name, str certificate chain
+				 * (PEM), str private key (PEM) */
 
 	/* smtpd <-> lookupd */
 	IMSG_LKA_RCPT,		/* u64 reqid, str client addr, str sender, str rcpt */

@@ -185,7 +185,9 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		worker_peer_fd(iev, imsg);
 		break;
 	default:
-		if (w.ops->parent_msg != NULL && w.conf != NULL)
+		if (w.receiving && w.ops->conf_msg != NULL)
+			w.ops->conf_msg(iev, imsg);
+		else if (w.ops->parent_msg != NULL && w.conf != NULL)
 			w.ops->parent_msg(iev, imsg);
 		else
 			imsgev_fail(iev, "unexpected message from parent");

@@ -36,6 +36,9 @@ struct worker_ops {
 	void		(*peer_down)(enum proc_id);
 	imsgev_handler	 peer_handler[PROC_COUNT];
 	imsgev_handler	 parent_msg;	/* may be NULL: everything unexpected */
+	/* Other messages between CONF_START and CONF_END (IMSG_CONF_PKI),
+	 * for configure() to use; may be NULL: they are unexpected. */
+	imsgev_handler	 conf_msg;
 };
 
 /* Does not return.  argv: [-d] [-v]. */

@@ -58,6 +58,12 @@ int	parent_worker_running(const struct worker_proc *);
 void	parent_bind_listeners(const struct mxgate_conf *);
 void	parent_prepare_dirs(const struct mxgate_conf *);
 
+/* parent_pki.c: load (errors as "file:line: ..."), then commit with the
+ * config it belongs to; send puts IMSG_CONF_PKI to smtpd */
+int	parent_pki_load(const struct mxgate_conf *);
+void	parent_pki_commit(void);
+void	parent_pki_send(struct worker_proc *);
+
 /* smtpd.c */
 int	parent_reload(uint32_t client, char *err, size_t errlen);
 void	parent_reload_answer(struct worker_proc *, uint32_t status);

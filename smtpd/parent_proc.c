@@ -130,6 +130,8 @@ parent_send_conf(struct worker_proc *wp)
 		imsgev_compose(&wp->iev, IMSG_CONF_DATA, 0, -1,
 		    parent.conf_text + off, n);
 	}
+	if (wp->id == PROC_SMTPD)
+		parent_pki_send(wp);
 	imsgev_compose(&wp->iev, IMSG_CONF_END, 0, -1, NULL, 0);
 }
 

@@ -28,6 +28,7 @@
 #include "sandbox.h"
 #include "worker.h"
 #include "smtp_session.h"
+#include "smtp_tls.h"
 
 /* descriptors besides the sessions: listeners, peers, a 421 in flight */
 #define SMTP_FD_RESERVE		256
@@ -91,6 +92,7 @@ smtp_backoff_start(void)
 static void
 smtp_accept(int lfd, short ev, void *arg)
 {
+	struct smtp_listener	*l = arg;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, i;
@@ -118,7 +120,7 @@ smtp_accept(int lfd, short ev, void *arg)
 				return;
 			}
 		}
-		smtp_session_new(fd, (struct sockaddr *)&ss, len);
+		smtp_session_new(fd, (struct sockaddr *)&ss, len, l->index);
 	}
 }
 
@@ -369,6 +371,8 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
+	if (smtp_tls_configure(conf) == -1)
+		return -1;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);
@@ -412,6 +416,7 @@ static const struct worker_ops smtp_ops = {
 		[PROC_QUEUED] = smtp_queued_msg,
 	},
 	.parent_msg = smtp_parent_msg,
+	.conf_msg = smtp_tls_conf_msg,
 };
 
 int

@@ -45,6 +45,7 @@
 #include "smtp_cmd.h"
 #include "smtp_data.h"
 #include "smtp_session.h"
+#include "smtp_tls.h"
 
 #define SMTP_OUT_MAX	(64 * 1024)	/* unread replies: stop reading */
 #define SMTP_IN_MAX	(64 * 1024)	/* pipelined input held */
@@ -62,7 +63,8 @@ enum smtp_state {
 	SMTP_S_CREATE,		/* DATA: waiting for queued's message file */
 	SMTP_S_DATA,		/* streaming the message */
 	SMTP_S_COMMIT,		/* end of data: waiting for queued */
-	SMTP_S_CLOSING		/* last reply queued: close once written */
+	SMTP_S_CLOSING,		/* last reply queued: close once written */
+	SMTP_S_TLS		/* STARTTLS: 220 being written, handshake */
 };
 
 struct smtp_rcpt {
@@ -120,6 +122,13 @@ struct smtp_session {
 	int			 msg_open;	/* created, not committed/aborted */
 	int			 queue_lost;	/* queued went down meanwhile */
 	struct smtp_data	*data;
+
+	/* TLS (smtp_tls.c): s->bev is the cleartext side once it started */
+	uint32_t		 listener;	/* index, for its TLS settings */
+	struct smtp_tls_listen	 listen;	/* as when the client came */
+	struct smtp_tls		*tls;		/* NULL: no TLS (yet) */
+	int			 tls_active;	/* handshake done: see
+						 * smtp_session_tls_active() */
 };
 
 TAILQ_HEAD(smtp_session_list, smtp_session);
@@ -146,6 +155,11 @@ static struct {
 
 static void	session_input(struct smtp_session *);
 static void	session_free(struct smtp_session *);
+static void	cmd_starttls(struct smtp_session *, const char *);
+static void	session_tls_start(struct smtp_session *, const char *);
+static void	session_readcb(struct bufferevent *, void *);
+static void	session_writecb(struct bufferevent *, void *);
+static void	session_eventcb(struct bufferevent *, short, void *);
 static void	session_reply(struct smtp_session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -412,6 +426,8 @@ cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
 	session_reply(s, "250-SIZE %llu",
 	    (unsigned long long)s->p.max_message_size);
 	session_reply(s, "250-8BITMIME");
+	if (s->listen.mode == LISTEN_STARTTLS && !s->tls_active)
+		session_reply(s, "250-STARTTLS");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -476,6 +492,11 @@ cmd_mail(struct smtp_session *s, const char *arg)
 
 	if (s->helo[0] == '\0') {
 		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->listen.require_tls && !s->tls_active) {
+		session_reply(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first");
 		return;
 	}
 	if (s->mail) {
@@ -644,6 +665,8 @@ session_command(struct smtp_session *s, char *line)
 		session_reply(s, "214 2.0.0 See RFC 5321");
 		break;
 	case SMTP_CMD_STARTTLS:
+		cmd_starttls(s, cmd.arg);
+		break;
 	case SMTP_CMD_AUTH:
 	case SMTP_CMD_BDAT:
 	case SMTP_CMD_ETRN:
@@ -694,14 +717,36 @@ session_read_command(struct smtp_session *s)
 
 /* ---- DATA ---- */
 
+/*
+ * Under TLS the trace header says so: a "(using TLSv1.3 with cipher ...)"
+ * comment line and "with ESMTPS" (RFC 3848).  Otherwise using is "".
+ */
+static void
+session_received_tls(struct smtp_session *s, char *using, size_t usinglen,
+    char *with, size_t withlen)
+{
+	char	 desc[256];
+
+	using[0] = '\0';
+	strlcpy(with, s->esmtp ? "ESMTP" : "SMTP", withlen);
+	if (!s->tls_active)
+		return;
+	smtp_tls_describe(s->tls, desc, sizeof(desc));
+	snprintf(using, usinglen, "\t(using %s)\r\n", desc);
+	strlcat(with, "S", withlen);
+}
+
 /* RFC 5321 4.4 trace header, RFC 5322 date. */
 static void
 session_received(struct smtp_session *s)
 {
 	char		 buf[2048], date[64], lit[INET6_ADDRSTRLEN + 8];
+	char		 using[320], with[8];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 n;
+
+	session_received_tls(s, using, sizeof(using), with, sizeof(with));
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
@@ -709,13 +754,13 @@ session_received(struct smtp_session *s)
 	    s->ip);
 	if (s->norig == 1)
 		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    "%s\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
+		    s->helo, lit, using, s->p.hostname, with,
 		    s->msgid, s->first, date);
 	else
 		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
+		    "%s\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
+		    s->helo, lit, using, s->p.hostname, with,
 		    s->msgid, date);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		smtp_data_put(s->data, buf, n);
@@ -836,6 +881,7 @@ session_input(struct smtp_session *s)
 		case SMTP_S_CREATE:
 		case SMTP_S_COMMIT:
 		case SMTP_S_CLOSING:
+		case SMTP_S_TLS:
 			return;
 		}
 	}
@@ -1092,9 +1138,76 @@ session_wait_timeout(int fd, short ev, void *arg)
 	case SMTP_S_COMMAND:
 	case SMTP_S_DATA:
 	case SMTP_S_CLOSING:
+	case SMTP_S_TLS:
 		return;
 	}
 	session_resume(s, SMTP_S_COMMAND);
+}
+
+/* ---- TLS ---- */
+
+int
+smtp_session_tls_active(const struct smtp_session *s)
+{
+	return s->tls_active;
+}
+
+/*
+ * RFC 3207: 220, then the handshake once it is written.  What the client
+ * sent after the command is dropped unread (CVE-2011-0411): it came in
+ * the clear and must not be taken as said under TLS.
+ */
+static void
+cmd_starttls(struct smtp_session *s, const char *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+
+	if (*arg != '\0') {
+		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls_active) {
+		session_reply(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->listen.mode != LISTEN_STARTTLS) {
+		session_reply(s, "502 5.5.1 Error: command not implemented");
+		return;
+	}
+	session_reply(s, "220 2.0.0 Ready to start TLS");
+	evbuffer_drain(in, evbuffer_get_length(in));
+	session_set_state(s, SMTP_S_TLS);
+}
+
+/* Handshake done: a new session in all but the connection (RFC 3207 4.2) */
+static void
+session_tls_done(void *arg, int ok)
+{
+	struct smtp_session	*s = arg;
+
+	if (!ok) {
+		session_free(s);
+		return;
+	}
+	s->tls_active = 1;
+	session_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	bufferevent_setcb(s->bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_MAX);
+	if (s->listen.mode == LISTEN_SMTPS)
+		session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
+	session_resume(s, SMTP_S_COMMAND);	/* may have come with Finished */
+}
+
+static void
+session_tls_start(struct smtp_session *s, const char *how)
+{
+	s->tls = smtp_tls_accept(s->listener, &s->bev, how, s->id, s->ip,
+	    s->p.timeout, session_tls_done, s);
+	if (s->tls == NULL)
+		session_free(s);
 }
 
 /* ---- the connection ---- */
@@ -1112,6 +1225,10 @@ session_writecb(struct bufferevent *bev, void *arg)
 
 	if (s->state == SMTP_S_CLOSING) {
 		session_free(s);
+		return;
+	}
+	if (s->state == SMTP_S_TLS && s->tls == NULL) {
+		session_tls_start(s, "STARTTLS");	/* the 220 is out */
 		return;
 	}
 	if (s->outblocked) {
@@ -1190,7 +1307,10 @@ session_free(struct smtp_session *s)
 	TAILQ_REMOVE(&smtp.list, s, entry);
 	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
 	event_free(s->wait_ev);
-	bufferevent_free(s->bev);
+	if (s->tls != NULL)
+		smtp_tls_close(s->tls);		/* frees s->bev */
+	else if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	client_release(s->client);
 	free(s);
 	smtp.count--;
@@ -1250,7 +1370,8 @@ session_refuse(struct smtp_session *s, int fd, int per_client)
 }
 
 void
-smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
+smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
+    uint32_t listener)
 {
 	struct smtp_session	*s;
 	struct smtp_client	*c;
@@ -1263,6 +1384,8 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	}
 	s->msgfd = -1;
 	s->p = smtp.params;
+	s->listener = listener;
+	smtp_tls_listener(listener, &s->listen);
 	strlcpy(s->last, "CONNECT", sizeof(s->last));
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
 	if (session_peer_addr(s, sa, salen) == -1) {
@@ -1313,6 +1436,11 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	TAILQ_INSERT_TAIL(&smtp.list, s, entry);
 	smtp.count++;
 	log_info("%s: connect from [%s]:%u", s->id, s->ip, s->port);
+	if (s->listen.mode == LISTEN_SMTPS) {	/* greeting after TLS */
+		session_set_state(s, SMTP_S_TLS);
+		session_tls_start(s, "SMTPS");
+		return;
+	}
 	session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
 	bufferevent_enable(s->bev, EV_WRITE);
 	session_set_state(s, SMTP_S_COMMAND);

@@ -44,7 +44,8 @@ size_t	smtp_session_count(void);
  * Takes the accepted socket; closes it on failure, or after a 421 when
  * max_sessions or max_sessions_per_client are reached.
  */
-void	smtp_session_new(int fd, const struct sockaddr *, socklen_t);
+void	smtp_session_new(int fd, const struct sockaddr *, socklen_t,
+	    uint32_t listener);
 
 /* Answers from the peers, matched by request id; unknown ids are stale. */
 void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
@@ -56,5 +57,13 @@ void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
 	    int ok);
 void	smtp_session_peer_up(enum proc_id);
 void	smtp_session_peer_down(enum proc_id);
+
+struct smtp_session;
+/*
+ * 1 once the session's TLS handshake is done (after STARTTLS, or from
+ * the start on an smtps listener), else 0.  Inside smtp_session.c the
+ * same is the field s->tls_active.  AUTH and require-tls depend on it.
+ */
+int	smtp_session_tls_active(const struct smtp_session *);
 
 #endif

@@ -37,7 +37,8 @@ load_conf(const char *path)
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("config");
 	conf_init(conf);
-	if (conf_parse_file(conf, path) == -1) {
+	if (conf_parse_file(conf, path) == -1 ||
+	    parent_pki_load(conf) == -1) {
 		conf_free(conf);
 		free(conf);
 		return NULL;
@@ -59,6 +60,7 @@ set_conf(struct mxgate_conf *conf)
 	free(parent.conf_text);
 	parent.conf = conf;
 	parent.conf_text = text;
+	parent_pki_commit();
 }
 
 /*
