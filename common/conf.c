@@ -37,6 +37,22 @@
 #define CONF_DEF_MTA_SESSIONS	100
 #define CONF_DEF_MTA_PER_DEST	10
 #define CONF_DEF_MTA_MESSAGES	100
+#define CONF_DEF_MTA_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+
+static const char *const conf_tls_policies[CONF_TLS_COUNT] = {
+	[CONF_TLS_NONE] = "none",
+	[CONF_TLS_MAY] = "may",
+	[CONF_TLS_ENCRYPT] = "encrypt",
+	[CONF_TLS_VERIFY] = "verify",
+};
+
+const char *
+conf_tls_policy_name(int i)
+{
+	if (i < 0 || i >= CONF_TLS_COUNT)
+		return NULL;
+	return conf_tls_policies[i];
+}
 
 /* Indexed by enum conf_mta_timeout: name, default seconds. */
 static const struct {
@@ -75,6 +91,10 @@ conf_mta_defaults(struct mxgate_conf *conf)
 	conf->mta_max_sessions = CONF_DEF_MTA_SESSIONS;
 	conf->mta_max_sessions_dest = CONF_DEF_MTA_PER_DEST;
 	conf->mta_max_messages = CONF_DEF_MTA_MESSAGES;
+	conf->mta_tls_default = CONF_TLS_MAY;
+	conf->mta_ntls = 0;
+	strlcpy(conf->mta_ca_file, CONF_DEF_MTA_CA_FILE,
+	    sizeof(conf->mta_ca_file));
 }
 
 /* The same rule as the parser's host names, so the default reads back. */
@@ -283,6 +303,7 @@ static void
 conf_print_mta(FILE *fp, const struct mxgate_conf *conf)
 {
 	int	 i;
+	size_t	 n;
 
 	conf_print_setting(fp, "resolver", conf->resolver);
 	for (i = 0; i < CONF_MTA_TO_COUNT; i++)
@@ -294,6 +315,12 @@ conf_print_mta(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->mta_max_sessions_dest);
 	fprintf(fp, "mta max-messages-per-session %lu\n",
 	    (unsigned long)conf->mta_max_messages);
+	fprintf(fp, "mta tls default %s\n",
+	    conf_tls_policies[conf->mta_tls_default]);
+	for (n = 0; n < conf->mta_ntls; n++)
+		fprintf(fp, "mta tls %s %s\n", conf->mta_tls[n].host,
+		    conf_tls_policies[conf->mta_tls[n].policy]);
+	conf_print_setting(fp, "mta ca-file", conf->mta_ca_file);
 }
 
 static void

@@ -47,6 +47,22 @@ enum conf_mta_timeout {
 /* The stage's name in "mta timeout NAME", NULL past the end. */
 const char *conf_mta_timeout_name(int);
 
+/* mta tls HOST|default POLICY: STARTTLS towards a next hop */
+enum conf_tls_policy {
+	CONF_TLS_NONE,		/* never */
+	CONF_TLS_MAY,		/* when offered, plain text if it fails */
+	CONF_TLS_ENCRYPT,	/* required, certificate not checked */
+	CONF_TLS_VERIFY,	/* required, CA and host name checked */
+	CONF_TLS_COUNT
+};
+#define CONF_MTA_TLS_MAX	64	/* mta tls HOST lines */
+struct conf_mta_tls {
+	char	 host[CONF_STR_MAX];	/* lower case */
+	int	 policy;		/* enum conf_tls_policy */
+};
+/* "none", "may", "encrypt", "verify"; NULL past the end. */
+const char *conf_tls_policy_name(int);
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
@@ -141,6 +157,10 @@ struct mxgate_conf {
 	uint32_t	mta_max_sessions;	/* outbound, default 100 */
 	uint32_t	mta_max_sessions_dest;	/* per next hop, default 10 */
 	uint32_t	mta_max_messages;	/* per session, default 100 */
+	int		mta_tls_default;	/* CONF_TLS_*, default may */
+	struct conf_mta_tls mta_tls[CONF_MTA_TLS_MAX];
+	size_t		mta_ntls;
+	char		mta_ca_file[PATH_MAX];	/* for verify */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -202,7 +203,7 @@ static void	 rule_aliases(YYSTYPE *);
 static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
 static void	 set_mta(YYSTYPE *, const char *, const char *);
-static void	 set_mta_timeout(YYSTYPE *, const char *, const char *,
+static void	 set_mta3(YYSTYPE *, const char *, const char *,
 		    const char *);
 static void	 pki_add(YYSTYPE *, const char *, const char *, const char *);
 static void	 listen_opt_tls(YYSTYPE *, enum listen_tls);
@@ -317,8 +318,7 @@ main		: HOSTNAME string {
 		}
 		| MTA string string	{ set_mta(&$1, $2.v.string, $3.v.string); }
 		| MTA string string string {
-			set_mta_timeout(&$1, $2.v.string, $3.v.string,
-			    $4.v.string);
+			set_mta3(&$1, $2.v.string, $3.v.string, $4.v.string);
 		}
 		;
 
@@ -1235,7 +1235,7 @@ set_retry(YYSTYPE *kw, uint32_t *dst, const char *s, const char *what)
 }
 
 /* mta max-sessions | max-sessions-per-destination |
- * max-messages-per-session NUMBER */
+ * max-messages-per-session NUMBER | ca-file PATH */
 static void
 set_mta(YYSTYPE *kw, const char *name, const char *s)
 {
@@ -1243,6 +1243,11 @@ set_mta(YYSTYPE *kw, const char *name, const char *s)
 	uint64_t	 n;
 	const char	*end;
 
+	if (strcmp(name, "ca-file") == 0) {
+		set_path(kw, ps.conf->mta_ca_file,
+		    sizeof(ps.conf->mta_ca_file), s, "mta ca-file");
+		return;
+	}
 	if (strcmp(name, "max-sessions") == 0)
 		dst = &ps.conf->mta_max_sessions;
 	else if (strcmp(name, "max-sessions-per-destination") == 0)
@@ -1262,16 +1267,67 @@ set_mta(YYSTYPE *kw, const char *name, const char *s)
 		*dst = n;
 }
 
-/* mta timeout STAGE DURATION */
+/* mta tls HOST|default POLICY */
 static void
-set_mta_timeout(YYSTYPE *kw, const char *what, const char *stage,
-    const char *s)
+set_mta_tls(YYSTYPE *kw, const char *host, const char *s)
+{
+	struct conf_mta_tls	*t;
+	const char		*name;
+	size_t			 i;
+	int			 p;
+
+	for (p = 0; (name = conf_tls_policy_name(p)) != NULL; p++)
+		if (strcmp(name, s) == 0)
+			break;
+	if (name == NULL) {
+		perr(kw->file, kw->lineno, "mta tls %s: unknown policy \"%s\" "
+		    "(none, may, encrypt or verify)", host, s);
+		return;
+	}
+	if (strcmp(host, "default") == 0) {
+		ps.conf->mta_tls_default = p;
+		return;
+	}
+	for (i = 0; host[i] != '\0'; i++)
+		if (!isalnum((unsigned char)host[i]) && host[i] != '.' &&
+		    host[i] != '-' && host[i] != '_' && host[i] != ':')
+			break;
+	if (i == 0 || host[i] != '\0' || i >= sizeof(t->host)) {
+		perr(kw->file, kw->lineno, "mta tls: \"%s\" is not a host "
+		    "name or address", host);
+		return;
+	}
+	for (i = 0; i < ps.conf->mta_ntls; i++)
+		if (strcasecmp(ps.conf->mta_tls[i].host, host) == 0) {
+			perr(kw->file, kw->lineno, "mta tls %s: given twice",
+			    host);
+			return;
+		}
+	if (ps.conf->mta_ntls == CONF_MTA_TLS_MAX) {
+		perr(kw->file, kw->lineno, "mta tls: more than %d hosts",
+		    CONF_MTA_TLS_MAX);
+		return;
+	}
+	t = &ps.conf->mta_tls[ps.conf->mta_ntls++];
+	for (i = 0; host[i] != '\0'; i++)
+		t->host[i] = (char)tolower((unsigned char)host[i]);
+	t->host[i] = '\0';
+	t->policy = p;
+}
+
+/* mta timeout STAGE DURATION, mta tls HOST POLICY */
+static void
+set_mta3(YYSTYPE *kw, const char *what, const char *stage, const char *s)
 {
 	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
 	const char		*name;
 	uint64_t		 n;
 	int			 i;
 
+	if (strcmp(what, "tls") == 0) {
+		set_mta_tls(kw, stage, s);
+		return;
+	}
 	if (strcmp(what, "timeout") != 0) {
 		perr(kw->file, kw->lineno, "mta: unknown setting \"%s\"",
 		    what);
