@@ -12,6 +12,10 @@
  * - before the body, a connection error, a timeout or a 421 moves on to
  *   the next address of the route; only when every address has failed
  *   are the recipients deferred;
+ * - a next hop whose policy requires TLS never sees the message in plain
+ *   text: no STARTTLS, a refused one or a failed handshake moves on to
+ *   the next address; with the opportunistic policy a failed handshake
+ *   tries the same address once more without TLS;
  * - addresses that could inject a command (CR, LF, other controls, '<',
  *   '>') never reach the wire;
  * - the body is streamed from the fd a chunk at a time, dot-stuffed, with
@@ -38,11 +42,13 @@
 #include <bsd/string.h>
 
 #include "log.h"
+#include "tlsio.h"
 #include "mta_dns.h"
 #include "mta_pool.h"
 #include "mta_relay.h"
 #include "mta_reply.h"
 #include "mta_session.h"
+#include "mta_tls.h"
 
 #define MTA_CHUNK		16384		/* read from the message fd */
 #define MTA_OUT_LOWAT		16384		/* refill below this */
@@ -62,6 +68,8 @@ enum mta_state {
 	MTA_GREETING,
 	MTA_EHLO,
 	MTA_HELO,
+	MTA_STARTTLS,		/* waiting for 220 to STARTTLS */
+	MTA_TLS,		/* TLS handshake */
 	MTA_RSET,
 	MTA_MAIL,
 	MTA_RCPT,
@@ -87,6 +95,10 @@ struct mta_session {
 	struct event		*ev_connect;
 	struct event		*timer;
 	struct bufferevent	*bev;
+	struct tlsio		*tlsio;		/* once STARTTLS succeeded */
+	int			 tlspolicy;	/* enum conf_tls_policy */
+	const struct mta_addr	*tls_skip;	/* may: retry it in plain text */
+	char			 tlsinfo[256];	/* "tls=..., " for the log */
 	struct mta_reply	 reply;
 	struct timespec		 start;		/* of the current transfer */
 	char			 helo[MTA_HELO_MAX];
@@ -118,6 +130,8 @@ mta_stage(enum mta_state state)
 	case MTA_GREETING:	return "receiving the initial server greeting";
 	case MTA_EHLO:		return "performing the EHLO handshake";
 	case MTA_HELO:		return "performing the HELO handshake";
+	case MTA_STARTTLS:	return "sending STARTTLS";
+	case MTA_TLS:		return "performing the TLS handshake";
 	case MTA_RSET:		return "sending RSET";
 	case MTA_MAIL:		return "sending MAIL FROM";
 	case MTA_RCPT:		return "sending RCPT TO";
@@ -200,9 +214,9 @@ mta_rcpt_done(struct mta_session *s, struct mta_rcpt *r,
 	r->done = 1;
 	r->accepted = 0;
 	r->status = status;
-	log_info("%s: to=<%s>, relay=%s, delay=%.2f, status=%s (%s)",
+	log_info("%s: to=<%s>, relay=%s, delay=%.2f, %sstatus=%s (%s)",
 	    s->t->msgid, r->addr, s->t->relayname, mta_delay(s),
-	    names[status], text);
+	    s->tlsinfo, names[status], text);
 }
 
 /* End every recipient of the transfer not ended yet. */
@@ -256,9 +270,13 @@ mta_drop_connection(struct mta_session *s)
 	if (s->ev_connect != NULL)
 		event_free(s->ev_connect);
 	s->ev_connect = NULL;
-	if (s->bev != NULL)
+	if (s->tlsio != NULL)
+		tlsio_close(s->tlsio, 5);	/* frees s->bev */
+	else if (s->bev != NULL)
 		bufferevent_free(s->bev);
+	s->tlsio = NULL;
 	s->bev = NULL;
+	s->tlsinfo[0] = '\0';
 	if (s->sock != -1)
 		close(s->sock);
 	s->sock = -1;
@@ -680,7 +698,89 @@ mta_on_helo(struct mta_session *s, const struct mta_reply *r)
 		mta_ehlo_parse(s, r->text);
 	else
 		s->ext = 0;
+	if (s->tlsio == NULL && s->tlspolicy != CONF_TLS_NONE &&
+	    s->tls_skip != s->addr) {
+		if (s->ext & MTA_EXT_STARTTLS) {
+			mta_send(s, "STARTTLS");
+			mta_enter(s, MTA_STARTTLS, CONF_MTA_TO_STARTTLS);
+			return;
+		}
+		if (s->tlspolicy >= CONF_TLS_ENCRYPT) {
+			mta_addr_fail(s, MTA_TEMPFAIL, "4.7.4 TLS is required, "
+			    "but host %s did not offer STARTTLS",
+			    s->addr->name);
+			return;
+		}
+	}
 	mta_txn_begin(s);
+}
+
+/* The handshake failed: another address, or (may) this one in plain. */
+static void
+mta_tls_fail(struct mta_session *s, const char *why)
+{
+	if (s->tlspolicy == CONF_TLS_MAY) {
+		s->tls_skip = s->addr;
+		s->addridx--;		/* the same address again */
+	}
+	mta_addr_fail(s, MTA_TEMPFAIL, "4.7.5 TLS handshake with %s "
+	    "failed: %s%s", s->addr->name, why,
+	    s->tlspolicy == CONF_TLS_MAY ? " (trying without TLS)" : "");
+}
+
+static void
+mta_tls_up(struct mta_session *s)
+{
+	struct tls *tls = tlsio_tls(s->tlsio);
+
+	snprintf(s->tlsinfo, sizeof(s->tlsinfo), "tls=%s, cipher=%s, "
+	    "verify=%s, ", tls_conn_version(tls), tls_conn_cipher(tls),
+	    s->tlspolicy == CONF_TLS_VERIFY ? "ok" : "none");
+	log_info("%s: TLS to %s: %s %s, certificate %s", s->t->msgid,
+	    s->addr->name, tls_conn_version(tls), tls_conn_cipher(tls),
+	    s->tlspolicy == CONF_TLS_VERIFY ? "verified" : "not checked");
+	mta_send(s, "EHLO %s", s->helo);
+	mta_enter(s, MTA_EHLO, CONF_MTA_TO_HELO);
+}
+
+static void	mta_read_cb(struct bufferevent *, void *);
+static void	mta_write_cb(struct bufferevent *, void *);
+static void	mta_event_cb(struct bufferevent *, short, void *);
+
+/* 220 to STARTTLS: the handshake on the same socket.  Whatever the
+ * server sent after its 220 was refused by mta_read_cb(); what tlsio
+ * might still hold of the plain text is discarded by tlsio_start_bev(). */
+static void
+mta_on_starttls(struct mta_session *s, const struct mta_reply *r)
+{
+	struct tls	*tls;
+	const char	*why;
+
+	if (r->code != 220) {
+		if (s->tlspolicy >= CONF_TLS_ENCRYPT)
+			mta_addr_fail(s, MTA_TEMPFAIL, "4.7.4 TLS is required, "
+			    "but host %s refused STARTTLS: %s", s->addr->name,
+			    r->text);
+		else
+			mta_txn_begin(s);
+		return;
+	}
+	if ((tls = mta_tls_connect(s->tlspolicy, bufferevent_getfd(s->bev),
+	    s->addr->host, &why)) == NULL) {
+		mta_tls_fail(s, why);
+		return;
+	}
+	if ((s->tlsio = tlsio_start_bev(s->bev, tls)) == NULL) {
+		s->bev = NULL;		/* freed, its socket closed */
+		tls_free(tls);
+		mta_tls_fail(s, "out of memory");
+		return;
+	}
+	s->bev = tlsio_bev(s->tlsio);
+	bufferevent_setcb(s->bev, mta_read_cb, mta_write_cb, mta_event_cb, s);
+	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1)
+		fatalx("bufferevent_enable");
+	mta_enter(s, MTA_TLS, CONF_MTA_TO_STARTTLS);
 }
 
 static void
@@ -702,6 +802,9 @@ mta_on_reply(struct mta_session *s)
 	case MTA_EHLO:
 	case MTA_HELO:
 		mta_on_helo(s, r);
+		break;
+	case MTA_STARTTLS:
+		mta_on_starttls(s, r);
 		break;
 	case MTA_RSET:
 		if (mta_class(r->code) == MTA_OK)
@@ -766,7 +869,8 @@ mta_read_cb(struct bufferevent *bev, void *arg)
 	int			 rv;
 
 	for (;;) {
-		if (s->state == MTA_DEAD ||
+		/* a reply may have closed or replaced the connection */
+		if (s->state == MTA_DEAD || s->bev != bev ||
 		    (len = evbuffer_get_length(in)) == 0)
 			return;
 		if (s->state == MTA_IDLE || s->state == MTA_QUIT) {
@@ -808,8 +912,17 @@ mta_event_cb(struct bufferevent *bev, short what, void *arg)
 	char			 text[256];
 	int			 saved = errno;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == MTA_TLS)
+			mta_tls_up(s);
+		return;
+	}
 	if (s->state == MTA_QUIT || s->state == MTA_IDLE || s->t == NULL) {
 		mta_kill(s);
+		return;
+	}
+	if (s->state == MTA_TLS) {
+		mta_tls_fail(s, tlsio_error(s->tlsio));
 		return;
 	}
 	if (what & BEV_EVENT_EOF)
@@ -839,6 +952,9 @@ mta_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	case MTA_CONNECT:
 		mta_addr_fail(s, MTA_TEMPFAIL, "connect to %s: %s",
 		    s->addr->name, strerror(ETIMEDOUT));
+		break;
+	case MTA_TLS:
+		mta_tls_fail(s, "timed out");
 		break;
 	default:
 		mta_session_error(s, "conversation timed out");
@@ -959,6 +1075,7 @@ mta_session_new(struct event_base *base, struct mta_dest *dest,
 		fatal("calloc");
 	s->dest = dest;
 	s->relay = *relay;
+	s->tlspolicy = mta_tls_policy(relay->host);
 	s->base = base;
 	s->sock = -1;
 	if ((s->timer = evtimer_new(base, mta_timeout_cb, s)) == NULL)

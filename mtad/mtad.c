@@ -25,6 +25,7 @@
 #include "mta_pool.h"
 #include "mta_reply.h"
 #include "mta_session.h"
+#include "mta_tls.h"
 #include "sandbox.h"
 #include "worker.h"
 
@@ -185,6 +186,7 @@ mta_configure(struct mxgate_conf *conf, int first)
 		log_warnx("resolver %s: takes effect at the next start",
 		    conf->resolver);
 	mta_pool_configure(conf);
+	mta_tls_configure(conf, first);
 	return 0;
 }
 
