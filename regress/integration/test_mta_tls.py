@@ -68,6 +68,43 @@ class _Injector(socketserver.StreamRequestHandler):
                 self.wfile.write(b"502 no\r\n")
 
 
+class _BrokenTLS(socketserver.StreamRequestHandler):
+    """Offers STARTTLS and answers the ClientHello with garbage; without
+    STARTTLS it takes the message (recorded in server.got)."""
+
+    def handle(self):
+        self.wfile.write(b"220 broken.test ESMTP\r\n")
+        rcpts = []
+        for line in self.rfile:
+            verb = line.split()[0].upper() if line.split() else b""
+            if verb == b"EHLO":
+                self.wfile.write(b"250-broken.test\r\n250 STARTTLS\r\n")
+            elif verb == b"STARTTLS":
+                self.wfile.write(b"220 go ahead\r\n")
+                self.wfile.flush()
+                self.rfile.read1(4096)          # the ClientHello
+                self.wfile.write(b"this is not TLS\r\n" * 4)
+                return
+            elif verb in (b"MAIL", b"RSET"):
+                rcpts = []
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == b"RCPT":
+                rcpts.append(line.decode("latin-1").strip())
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 go\r\n")
+                for body in self.rfile:
+                    if body == b".\r\n":
+                        break
+                self.server.got.extend(rcpts)
+                self.wfile.write(b"250 2.0.0 taken in plain text\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"502 no\r\n")
+
+
 def main():
     t = Tap()
     d = mkdtemp("mxgate-mtatls-")
@@ -81,9 +118,13 @@ def main():
     inj.daemon_threads = True
     inj.seen = []
     threading.Thread(target=inj.serve_forever, daemon=True).start()
+    broken = socketserver.ThreadingTCPServer(("127.0.0.5", 0), _BrokenTLS)
+    broken.daemon_threads = True
+    broken.got = []
+    threading.Thread(target=broken.serve_forever, daemon=True).start()
     tls_port = free_port()
     domains = ["may.test", "verify.test", "badname.test", "encrypt.test",
-               "none.test", "inject.test"]
+               "none.test", "inject.test", "fallback.test"]
     # B: the next hop with STARTTLS, relaying everything to the final sink
     b = Gateway(None,
                 'pki %s cert "%s" key "%s"\n'
@@ -100,8 +141,9 @@ def main():
         "encrypt.test %s\n"
         "none.test smtp:[127.0.0.3]:%d\n"
         "inject.test smtp:[127.0.0.4]:%d\n"
+        "fallback.test smtp:[127.0.0.5]:%d\n"
         % (tls_port, tls_port, tls_port, plain.relay, tls_port,
-           inj.server_address[1]))
+           inj.server_address[1], broken.server_address[1]))
     a = Gateway(None,
                 'resolver "%s"\n'
                 'mta ca-file "%s"\n'
@@ -187,6 +229,17 @@ def main():
         t.case("data after the 220 to STARTTLS: refused, nothing sent",
                inject)
 
+        def fallback():
+            q = a.send(SENDER, "u@fallback.test")
+            a.wait_log(r"%s: 4\.7\.5 TLS handshake with 127\.0\.0\.5:\d+ "
+                       r"failed: .*\(trying without TLS\)" % q)
+            line = a.wait_log(r"%s: to=<u@fallback\.test>, .*status=sent "
+                              r"\(250 2\.0\.0 taken in plain text\)" % q)
+            true("tls=" not in line.group(0), "TLS logged", line.group(0))
+            eq(broken.got, ["RCPT TO:<u@fallback.test>"], "plain delivery")
+        t.case("may: a failed handshake is retried in plain text",
+               fallback)
+
         t.case("no worker died", lambda: eq(
             a.log_count(r"killed by|exited with status"), 0,
             "worker deaths", a.log_tail(20)))
@@ -199,6 +252,8 @@ def main():
         plain.cleanup()
         inj.shutdown()
         inj.server_close()
+        broken.shutdown()
+        broken.server_close()
         dns.stop()
         import shutil
         shutil.rmtree(d, ignore_errors=True)
