@@ -29,6 +29,7 @@
 #define CONF_DEF_RETRY_MIN	300
 #define CONF_DEF_RETRY_MAX	4000
 #define CONF_DEF_LIFETIME	(5 * 86400)
+#define CONF_DEF_MIN_FREE	(100ULL * 1024 * 1024)
 #define CONF_DEF_SMTP_SESSIONS	10000
 #define CONF_DEF_SMTP_PER_CLIENT 50
 #define CONF_DEF_SMTP_TIMEOUT	300
@@ -142,6 +143,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->retry_min = CONF_DEF_RETRY_MIN;
 	conf->retry_max = CONF_DEF_RETRY_MAX;
 	conf->queue_lifetime = CONF_DEF_LIFETIME;
+	conf->queue_min_free = CONF_DEF_MIN_FREE;
 	conf->show_table_name = 0;
 	conf->smtp_bare_lf = CONF_BARE_LF_REJECT;
 	conf->smtp_max_sessions = CONF_DEF_SMTP_SESSIONS;
@@ -284,6 +286,8 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "queue retry-max %lus\n", (unsigned long)conf->retry_max);
 	fprintf(fp, "queue lifetime %lus\n",
 	    (unsigned long)conf->queue_lifetime);
+	fprintf(fp, "queue min-free %llu\n",
+	    (unsigned long long)conf->queue_min_free);
 	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
 	    "no");
 	fprintf(fp, "smtp bare-lf %s\n",

@@ -183,7 +183,8 @@ static void	 set_name(YYSTYPE *, char *, const char *, const char *);
 static void	 set_path(YYSTYPE *, char *, size_t, const char *,
 		    const char *);
 static void	 set_control(YYSTYPE *, const char *);
-static void	 set_size(YYSTYPE *, const char *);
+static void	 set_size(YYSTYPE *, uint64_t *, const char *, const char *,
+		    int);
 static void	 set_recipients(YYSTYPE *, const char *);
 static void	 set_smtp_count(YYSTYPE *, uint32_t *, const char *,
 		    uint64_t, const char *);
@@ -212,7 +213,7 @@ static void	 listen_opt_require(YYSTYPE *);
 %}
 
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
-%token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
+%token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT MINFREE NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
 %token	MTA RESOLVER
@@ -258,7 +259,14 @@ main		: HOSTNAME string {
 			set_name(&$1, ps.conf->queue_user, $2.v.string,
 			    "queue-user");
 		}
-		| MAXMSGSIZE string		{ set_size(&$1, $2.v.string); }
+		| MAXMSGSIZE string {
+			set_size(&$1, &ps.conf->max_message_size, $2.v.string,
+			    "max-message-size", 0);
+		}
+		| QUEUE MINFREE string {
+			set_size(&$1, &ps.conf->queue_min_free, $3.v.string,
+			    "queue min-free", 1);
+		}
 		| MAXRCPT string		{ set_recipients(&$1, $2.v.string); }
 		| QUEUE RETRYMIN string {
 			set_retry(&$1, &ps.conf->retry_min, $3.v.string,
@@ -416,6 +424,7 @@ string		: STRING
 		| MAXRCPT
 		| MAXSESSIONS
 		| MAXSESSIONSCLIENT
+		| MINFREE
 		| NO
 		| NORMALIZE
 		| ON
@@ -781,6 +790,7 @@ static const struct {
 	{ "max-recipients",	MAXRCPT },
 	{ "max-sessions",	MAXSESSIONS },
 	{ "max-sessions-per-client", MAXSESSIONSCLIENT },
+	{ "min-free",		MINFREE },
 	{ "no",			NO },
 	{ "normalize",		NORMALIZE },
 	{ "on",			ON },
@@ -1151,20 +1161,22 @@ parse_unit(const char *s, uint64_t max, const char *units,
 	return 0;
 }
 
+/* A size in bytes, or with K, M, G; 0 only where zero_ok (it disables). */
 static void
-set_size(YYSTYPE *kw, const char *s)
+set_size(YYSTYPE *kw, uint64_t *dst, const char *s, const char *what,
+    int zero_ok)
 {
 	static const uint64_t	 mult[] = { 1ULL << 10, 1ULL << 20,
 	    1ULL << 30, 1ULL << 10, 1ULL << 20, 1ULL << 30 };
 	uint64_t		 n;
 
 	if (parse_unit(s, UINT64_MAX, "KMGkmg", mult, &n) == -1)
-		perr(kw->file, kw->lineno, "max-message-size: invalid size "
-		    "\"%s\" (bytes, or a number with K, M or G)", s);
-	else if (n == 0)
-		perr(kw->file, kw->lineno, "max-message-size must not be 0");
+		perr(kw->file, kw->lineno, "%s: invalid size \"%s\" (bytes, "
+		    "or a number with K, M or G)", what, s);
+	else if (n == 0 && !zero_ok)
+		perr(kw->file, kw->lineno, "%s must not be 0", what);
 	else
-		ps.conf->max_message_size = n;
+		*dst = n;
 }
 
 static void

@@ -25,6 +25,7 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_QUEUE_COMMIT_OK),
 	N(IMSG_QUEUE_COMMIT_FAIL),
 	N(IMSG_QUEUE_ABORT),
+	N(IMSG_QUEUE_STATUS),
 	N(IMSG_MTA_TRANSFER),
 	N(IMSG_MTA_RESULT),
 	N(IMSG_CTL_HELLO),
@@ -34,6 +35,12 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_STOP),
 	N(IMSG_CTL_DATA),
 	N(IMSG_CTL_END),
+	N(IMSG_CTL_SHOW_MESSAGE),
+	N(IMSG_CTL_SHOW_STATS),
+	N(IMSG_CTL_SCHEDULE),
+	N(IMSG_CTL_REMOVE),
+	N(IMSG_CTL_PAUSE),
+	N(IMSG_CTL_RESUME),
 };
 
 static const char *const proc_names[PROC_COUNT] = {

@@ -166,7 +166,6 @@ tlsio_read(struct tlsio *t)
 			return -1;
 		}
 	}
-	explicit_bzero(buf, sizeof(buf));
 	tlsio_tell_eof(t);
 	return 0;
 }

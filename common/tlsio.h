@@ -23,6 +23,23 @@
  * Nothing read before the handshake is ever handed over: for STARTTLS
  * (RFC 3207 section 6, CVE-2011-0411) tlsio_start_bev() discards what the
  * plaintext bufferevent had buffered.
+ *
+ * A client STARTTLS (mtad), once "220 Ready to start TLS" was read from
+ * the plaintext socket bufferevent bev:
+ *
+ *	tls = tls_client(); tls_configure(tls, cfg);
+ *	tls_connect_socket(tls, bufferevent_getfd(bev), "mx.example.com");
+ *	if ((io = tlsio_start_bev(bev, tls)) == NULL)	// bev is gone
+ *		tls_free(tls), fail;
+ *	bev = tlsio_bev(io);
+ *	bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
+ *	bufferevent_enable(bev, EV_READ | EV_WRITE);
+ *	... eventcb(BEV_EVENT_CONNECTED): EHLO again; at the end:
+ *	tlsio_close(io, 10);	// also tls_free(tls) and close(fd)
+ *
+ * The server side is the same with tls_accept_socket(server, &tls, fd);
+ * tlsio then owns the connection context, the caller keeps `server'.
+ * regress/unit/test_tlsio.c drives both sides.
  */
 #ifndef MXGATE_TLSIO_H
 #define MXGATE_TLSIO_H

@@ -98,6 +98,17 @@ sched_add(struct scheduler *s, struct envelope *env)
 	return 0;
 }
 
+void
+sched_release(struct scheduler *s, struct sched_msg *m)
+{
+	if (!m->removed || m->ninflight > 0)
+		return;
+	TAILQ_REMOVE(&s->msgs, m, entry);
+	s->nmsgs--;
+	envelope_free(m->env);
+	free(m);
+}
+
 static int
 rcpt_due(const struct envelope_rcpt *r, int64_t now)
 {
@@ -168,7 +179,11 @@ sched_dispatch(struct scheduler *s, int64_t now, sched_send_fn send,
 	struct sched_msg *m;
 	size_t i, sent = 0;
 
+	if (s->paused)
+		return 0;
 	TAILQ_FOREACH(m, &s->msgs, entry) {
+		if (m->removed)
+			continue;
 		for (i = 0; i < m->env->nrcpt; i++) {
 			if (s->ninflight >= SCHED_MAX_INFLIGHT)
 				return sent;
@@ -211,10 +226,12 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 	switch (status) {
 	case MTA_OK:
 		r->state = RCPT_SENT;
+		s->count.delivered++;
 		break;
 	case MTA_PERMFAIL:
 		/* XXX DSN to the sender: later issue */
 		r->state = RCPT_BOUNCED;
+		s->count.bounced++;
 		log_rcpt(env, r, "bounced");
 		break;
 	case MTA_TEMPFAIL:
@@ -223,9 +240,12 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 		if (now - env->created > (int64_t)s->lifetime) {
 			/* XXX DSN to the sender: later issue */
 			r->state = RCPT_EXPIRED;
+			s->count.expired++;
 			log_rcpt(env, r, "expired");
-		} else
+		} else {
 			r->next = now + sched_retry_delay(s, r->tries);
+			s->count.deferred++;
+		}
 		break;
 	}
 }
@@ -267,6 +287,11 @@ sched_result(struct scheduler *s, uint64_t batchid, size_t n,
 		    status[k] != MTA_PERMFAIL)
 			return -1;
 	m = b->msg;
+	if (m->removed) {
+		batch_free(s, b);
+		sched_release(s, m);
+		return 0;
+	}
 	for (k = 0; k < n; k++) {
 		r = &m->env->rcpt[b->idx[k]];
 		r->inflight = 0;
@@ -281,9 +306,13 @@ void
 sched_requeue_inflight(struct scheduler *s, int64_t now)
 {
 	struct sched_batch *b;
+	struct sched_msg *m;
 
-	while ((b = TAILQ_FIRST(&s->batches)) != NULL)
+	while ((b = TAILQ_FIRST(&s->batches)) != NULL) {
+		m = b->msg;
 		batch_defer(s, b, now);
+		sched_release(s, m);
+	}
 }
 
 int64_t
@@ -295,6 +324,8 @@ sched_next_due(const struct scheduler *s)
 	size_t i;
 
 	TAILQ_FOREACH(m, &s->msgs, entry) {
+		if (m->removed)
+			continue;
 		for (i = 0; i < m->env->nrcpt; i++) {
 			r = &m->env->rcpt[i];
 			if (r->state != RCPT_PENDING || r->inflight)

@@ -76,5 +76,7 @@ void	control_data(uint32_t client, const char *line);
 void	control_end(uint32_t client, uint32_t status, const char *msg);
 /* queued's answer to a forwarded request: relayed to the client as is */
 void	control_relay(uint32_t client, struct imsg *);
+/* A (re)started queued is ready: tell it what smtpctl paused. */
+void	control_queued_ready(struct worker_proc *);
 
 #endif

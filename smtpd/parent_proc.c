@@ -333,6 +333,8 @@ worker_ready(struct worker_proc *wp, struct imsg *imsg)
 		log_warnx("%s rejected the configuration: %s",
 		    proc_name(wp->id), why);
 	wp->ready = 1;
+	if (wp->id == PROC_QUEUED)
+		control_queued_ready(wp);
 	if (parent.reload_client != 0)
 		parent_reload_answer(wp, status);
 	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)

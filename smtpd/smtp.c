@@ -269,9 +269,19 @@ smtp_queued_msg(struct imsgev *iev, struct imsg *imsg)
 	struct mreader	 r;
 	char		 msgid[SMTP_MSGID_LEN];
 	uint64_t	 reqid;
+	uint32_t	 status;
 	int		 fd;
 
 	mreader_init(&r, imsg);
+	if (imsg->hdr.type == IMSG_QUEUE_STATUS) {
+		status = mr_u32(&r);
+		if (mr_end(&r) == -1 || imsg->fd != -1) {
+			imsgev_fail(iev, "bad status from queued");
+			return;
+		}
+		smtp_session_queue_status(status);
+		return;
+	}
 	reqid = mr_u64(&r);
 	msgid[0] = '\0';
 	if (imsg->hdr.type != IMSG_QUEUE_CREATE_FAIL)

@@ -151,7 +151,10 @@ static struct {
 	struct smtp_params	 params;
 	struct event		*throttle_ev;
 	void			(*on_close)(void);
+	uint32_t		 queue_status;	/* QUEUE_STATUS_* */
 } smtp;
+
+enum refuse_why { REFUSE_TOTAL, REFUSE_PER_CLIENT, REFUSE_PAUSED };
 
 static void	session_input(struct smtp_session *);
 static void	session_free(struct smtp_session *);
@@ -484,6 +487,29 @@ cmd_path_error(struct smtp_session *s, enum smtp_cmd_err rc,
 	return 1;
 }
 
+/* queued cannot take mail now (IMSG_QUEUE_STATUS): 1 after replying. */
+static int
+session_queue_refuses(struct smtp_session *s)
+{
+	if (smtp.queue_status & QUEUE_STATUS_NOSPACE)
+		session_reply(s, "452 4.3.1 Insufficient system storage");
+	else if (smtp.queue_status & QUEUE_STATUS_PAUSED)
+		session_reply(s, "451 4.3.2 Incoming mail is paused, try "
+		    "again later");
+	else
+		return 0;
+	return 1;
+}
+
+/* The reply for a message queued could not create or commit. */
+static const char *
+session_queue_error(void)
+{
+	if (smtp.queue_status & QUEUE_STATUS_NOSPACE)
+		return "452 4.3.1 Insufficient system storage";
+	return "451 4.3.0 Error: queue file write error";
+}
+
 static void
 cmd_mail(struct smtp_session *s, const char *arg)
 {
@@ -511,6 +537,8 @@ cmd_mail(struct smtp_session *s, const char *arg)
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	if (session_queue_refuses(s))
+		return;
 	if (addr_format(&m.from, s->sender, sizeof(s->sender)) == -1) {
 		session_reply(s, "501 5.1.7 Bad sender address syntax");
 		return;
@@ -1061,7 +1089,7 @@ smtp_session_queue_create_failed(uint64_t reqid)
 	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_CREATE)
 		return;
 	log_warnx("%s: queued could not create a message", s->id);
-	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_reply(s, "%s", session_queue_error());
 	session_resume(s, SMTP_S_COMMAND);
 }
 
@@ -1080,10 +1108,16 @@ smtp_session_queue_committed(uint64_t reqid, const char *msgid, int ok)
 		s->errors = 0;	/* the limit is on errors without mail */
 	} else {
 		log_warnx("%s: queued could not commit", s->msgid);
-		session_reply(s, "451 4.3.0 Error: queue file write error");
+		session_reply(s, "%s", session_queue_error());
 	}
 	session_reset(s);
 	session_resume(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_queue_status(uint32_t status)
+{
+	smtp.queue_status = status;
 }
 
 void
@@ -1095,6 +1129,9 @@ void
 smtp_session_peer_down(enum proc_id peer)
 {
 	struct smtp_session	*s;
+
+	if (peer == PROC_QUEUED)
+		smtp.queue_status = 0;	/* a new queued tells its own */
 
 	TAILQ_FOREACH(s, &smtp.list, entry) {
 		if (peer == PROC_LOOKUPD && s->state == SMTP_S_LOOKUP) {
@@ -1348,12 +1385,16 @@ session_peer_addr(struct smtp_session *s, const struct sockaddr *sa,
  * send buffer is empty, so a short reply never blocks), then closed.
  */
 static void
-session_refuse(struct smtp_session *s, int fd, int per_client)
+session_refuse(struct smtp_session *s, int fd, enum refuse_why why)
 {
 	char	 reply[SMTP_REPLY_MAX];
 	int	 n;
 
-	if (per_client)
+	if (why == REFUSE_PAUSED)
+		n = snprintf(reply, sizeof(reply), "421 4.3.2 %s Service "
+		    "temporarily unavailable, try again later",
+		    s->p.hostname);
+	else if (why == REFUSE_PER_CLIENT)
 		n = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too "
 		    "many connections from [%s]", s->p.hostname, s->ip);
 	else
@@ -1364,7 +1405,8 @@ session_refuse(struct smtp_session *s, int fd, int per_client)
 	log_info("%s: reject: CONNECT from [%s]:%u: %s", s->id, s->ip,
 	    s->port, reply);
 	memcpy(reply + n, "\r\n", 2);
-	(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (s->listen.mode != LISTEN_SMTPS)	/* a TLS client: just close */
+		(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 	free(s);
 }
@@ -1394,13 +1436,17 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 		free(s);
 		return;
 	}
+	if (smtp.queue_status & QUEUE_STATUS_PAUSED) {
+		session_refuse(s, fd, REFUSE_PAUSED);
+		return;
+	}
 	if (smtp.count >= s->p.max_sessions) {
-		session_refuse(s, fd, 0);
+		session_refuse(s, fd, REFUSE_TOTAL);
 		return;
 	}
 	if ((c = client_find(s->ip)) != NULL &&
 	    c->n >= s->p.max_sessions_per_client) {
-		session_refuse(s, fd, 1);
+		session_refuse(s, fd, REFUSE_PER_CLIENT);
 		return;
 	}
 	if (c == NULL) {

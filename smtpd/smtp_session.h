@@ -53,6 +53,8 @@ void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
 /* Takes fd; the message of a stale answer is closed and aborted. */
 void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
 void	smtp_session_queue_create_failed(uint64_t reqid);
+/* QUEUE_STATUS_* from queued: refuse new mail while not 0. */
+void	smtp_session_queue_status(uint32_t);
 void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
 	    int ok);
 void	smtp_session_peer_up(enum proc_id);

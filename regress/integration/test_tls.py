@@ -392,6 +392,48 @@ def reloads(t, gw, ports, ctx, certs, d):
            "file:line: ... and exit != 0", mismatch_n)
 
 
+def timeouts(t, d, sink, ca, certs, ctx):
+    """smtp timeout 2s: a handshake that never comes, an idle session."""
+    port = free_port()
+    conf = classic_config() + (
+        "smtp timeout 2s\n"
+        'pki %s cert "%s" key "%s"\n'
+        "listen on 127.0.0.1 port %d tls pki %s\n"
+        % (HOSTNAME, certs[0][0], certs[0][1], port, HOSTNAME))
+    gw = Gateway(None, conf, classic_tables(sink.relay))
+    try:
+        if not t.case("start a gateway with smtp timeout 2s", gw.start):
+            return
+
+        def stalled():
+            mark = gw.mark()
+            with SMTPClient("127.0.0.1", port) as c:
+                expect(c.banner(), 220)
+                expect(c.cmd("EHLO stall.test"), 250)
+                expect(c.cmd("STARTTLS"), 220)
+                true(c.closed_by_peer(15), "still open without handshake")
+            gw.wait_log(SMTPD_LOG + r"STARTTLS from \[127\.0\.0\.1\]: TLS "
+                        r"handshake timed out$", since=mark)
+        t.case("STARTTLS without a handshake: timed out, logged, closed",
+               stalled)
+
+        def idle():
+            mark = gw.mark()
+            with SMTPClient("127.0.0.1", port, timeout=15) as c:
+                expect(c.banner(), 220)
+                expect(c.cmd("EHLO idle.test"), 250)
+                starttls(c, ctx)
+                expect(c.cmd("EHLO idle.test"), 250)
+                expect(c.reply(), 421, exact="421 4.4.2 %s Error: timeout "
+                       "exceeded" % HOSTNAME, what="idle under TLS")
+            gw.wait_log(SMTPD_LOG + r"timeout after EHLO from "
+                        r"\[127\.0\.0\.1\]", since=mark)
+        t.case("idle TLS session: 421 under TLS, logged", idle)
+        t.case("timeout gateway stops cleanly", gw.stop)
+    finally:
+        gw.cleanup()
+
+
 def main():
     t = Tap()
     d = mkdtemp("mxgate-tls-")
@@ -427,6 +469,7 @@ def main():
         session_rules(t, gw, ports, ctx)
         big_message(t, gw, sink, ports, ctx)
         reloads(t, gw, ports, ctx, certs, d)
+        timeouts(t, d, sink, ca, certs, ctx)
         t.case("no worker died", lambda: eq(
             gw.log_count(r"killed by|exited with status"), 0,
             "worker deaths", gw.log_tail(20)))
