@@ -32,12 +32,21 @@ ZONE = {
     # [direct.test]: its MX (to nowhere) must not be asked
     "direct.test": {"MX": [(10, "nowhere.test")], "A": ["127.0.0.1"]},
     "nullmx.test": {"MX": [(0, ".")]},
+    # every MX refuses: both tried, in order, then deferred
+    "allfail.test": {"MX": [(20, "mx2.allfail.test"),
+                            (10, "mx1.allfail.test")]},
+    "mx1.allfail.test": {"A": ["127.0.0.3"]},
+    "mx2.allfail.test": {"A": ["127.0.0.6"], "AAAA": ["::1"]},
+    # IPv6 only
+    "v6.test": {"MX": [(10, "mx.v6.test")]},
+    "mx.v6.test": {"AAAA": ["::1"]},
     "servfail.test": "SERVFAIL",
     # nxdomain.test: not in the zone
 }
 
 DOMAINS = ["order.test", "failover.test", "implicit.test", "direct.test",
-           "nullmx.test", "nxdomain.test", "servfail.test"]
+           "nullmx.test", "nxdomain.test", "servfail.test", "allfail.test",
+           "v6.test"]
 
 
 def main():
@@ -46,6 +55,8 @@ def main():
     port = free_port("127.0.0.1")
     a = Sink(mkdtemp("mxgate-sinka-"), port=port, addr="127.0.0.1").start()
     b = Sink(mkdtemp("mxgate-sinkb-"), port=port, addr="127.0.0.2").start()
+    # on ::1 only from the IPv6 case on: before it, ::1 refuses
+    c = Sink(mkdtemp("mxgate-sinkc-"), port=port, addr="::1")
     d = mkdtemp()
     resolv = os.path.join(d, "resolv.conf")
     write_file(resolv, dns.resolv_conf())
@@ -120,11 +131,35 @@ def main():
             true(qid in out, "deferred message not in the queue", out)
         t.case("SERVFAIL: deferred, message kept in the queue", servfail)
 
+        def allfail():
+            qid = gw.send(SENDER, "u@allfail.test")
+            gw.wait_log(r"%s: to=<u@allfail\.test>, .*status=deferred" % qid)
+            log = gw.log()
+            tried = [log.find("%s: connect to %s: Connection refused"
+                              % (qid, a)) for a in
+                     ("mx1.allfail.test[127.0.0.3]:%d" % port,
+                      "mx2.allfail.test[127.0.0.6]:%d" % port,
+                      "mx2.allfail.test[::1]:%d" % port)]
+            true(-1 not in tried and tried == sorted(tried),
+                 "not every address tried in MX order: %r" % tried,
+                 gw.log_tail(20))
+        t.case("every address of every MX refuses: all tried, deferred",
+               allfail)
+
+        def ipv6():
+            c.start()
+            qid = gw.send(SENDER, "u@v6.test")
+            gw.wait_log(r"%s: to=<u@v6\.test>, relay=mx\.v6\.test\[::1\]:"
+                        r"%d, .*status=sent" % (qid, port))
+            eq(c.recipients(), ["u@v6.test"], "IPv6 sink")
+        t.case("AAAA only: delivered over IPv6", ipv6)
+
         t.case("stop gateway cleanly", gw.stop)
     finally:
         gw.cleanup()
         a.cleanup()
         b.cleanup()
+        c.cleanup()
         dns.stop()
     return t.exit()
 
