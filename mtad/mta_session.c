@@ -43,7 +43,9 @@
 
 #include "log.h"
 #include "tlsio.h"
+#include "mta_body.h"
 #include "mta_dns.h"
+#include "mta_ehlo.h"
 #include "mta_pool.h"
 #include "mta_relay.h"
 #include "mta_reply.h"
@@ -55,12 +57,6 @@
 #define MTA_OUT_HIWAT		65536		/* fill up to this */
 #define MTA_HELO_MAX		256
 
-/* EHLO keywords we use */
-#define MTA_EXT_PIPELINING	0x01
-#define MTA_EXT_SIZE		0x02
-#define MTA_EXT_STARTTLS	0x04
-#define MTA_EXT_8BITMIME	0x08
-#define MTA_EXT_SMTPUTF8	0x10
 
 enum mta_state {
 	MTA_RESOLVE,
@@ -102,8 +98,7 @@ struct mta_session {
 	struct mta_reply	 reply;
 	struct timespec		 start;		/* of the current transfer */
 	char			 helo[MTA_HELO_MAX];
-	unsigned		 ext;		/* MTA_EXT_* of this server */
-	unsigned long long	 maxsize;	/* SIZE, 0 for no limit */
+	struct mta_ehlo		 ehlo;		/* what this server offers */
 	unsigned		 nmsgs;		/* transactions on this connection */
 	int			 reused;	/* it carried one already */
 	enum mta_status		 laststatus;	/* last address's failure */
@@ -113,8 +108,7 @@ struct mta_session {
 	size_t			 naccepted;
 	int			 discard;	/* 354 with nobody accepted */
 	off_t			 offset;	/* body: next byte of the fd */
-	int			 bol;		/* body: at a line start */
-	int			 cr;		/* body: a CR waits for its LF */
+	struct mta_body		 body;		/* body: encoder state */
 };
 
 static void	mta_on_reply(struct mta_session *);
@@ -392,58 +386,6 @@ mta_txn_end(struct mta_session *s)
 	mta_pool_ready(s->dest, s);
 }
 
-/* Body encoding: dot-stuffing, every line end CRLF.  out must hold
- * 2 * len + 2 bytes. */
-static size_t
-mta_body_encode(struct mta_session *s, const char *in, size_t len, char *out)
-{
-	size_t i, o = 0;
-	char c;
-
-	for (i = 0; i < len; i++) {
-		c = in[i];
-		if (s->cr) {
-			out[o++] = '\r';
-			out[o++] = '\n';
-			s->cr = 0;
-			s->bol = 1;
-			if (c == '\n')
-				continue;
-		}
-		if (c == '\r') {
-			s->cr = 1;
-			continue;
-		}
-		if (c == '\n') {
-			out[o++] = '\r';
-			out[o++] = '\n';
-			s->bol = 1;
-			continue;
-		}
-		if (s->bol && c == '.')
-			out[o++] = '.';
-		out[o++] = c;
-		s->bol = 0;
-	}
-	return o;
-}
-
-/* The end of the body: close the last line, then the lone dot. */
-static size_t
-mta_body_end(struct mta_session *s, char *out)
-{
-	size_t o = 0;
-
-	if (s->cr || !s->bol) {
-		out[o++] = '\r';
-		out[o++] = '\n';
-	}
-	s->cr = 0;
-	s->bol = 1;
-	memcpy(out + o, ".\r\n", 3);
-	return o + 3;
-}
-
 /* Top the output buffer up from the fd; the write callback calls again
  * when it has drained below the low-water mark. */
 static void
@@ -463,7 +405,7 @@ mta_body_fill(struct mta_session *s)
 			return;
 		}
 		if (n == 0) {
-			len = mta_body_end(s, enc);
+			len = mta_body_end(&s->body, enc);
 			if (evbuffer_add(out, enc, len) == -1)
 				fatalx("evbuffer_add");
 			bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
@@ -471,7 +413,7 @@ mta_body_fill(struct mta_session *s)
 			return;
 		}
 		s->offset += n;
-		len = mta_body_encode(s, in, (size_t)n, enc);
+		len = mta_body_encode(&s->body, in, (size_t)n, enc);
 		if (evbuffer_add(out, enc, len) == -1)
 			fatalx("evbuffer_add");
 	}
@@ -483,8 +425,7 @@ mta_body_start(struct mta_session *s)
 {
 	mta_enter(s, MTA_BODY, CONF_MTA_TO_BLOCK);
 	s->offset = 0;
-	s->bol = 1;
-	s->cr = 0;
+	mta_body_init(&s->body);
 	bufferevent_setwatermark(s->bev, EV_WRITE, MTA_OUT_LOWAT, 0);
 	mta_body_fill(s);
 }
@@ -501,11 +442,11 @@ mta_txn_check(struct mta_session *s)
 		mta_fail_rest(s, MTA_PERMFAIL,
 		    "5.1.7 bad sender address syntax");
 	}
-	if ((s->ext & MTA_EXT_SIZE) && s->maxsize > 0 &&
-	    (unsigned long long)t->size > s->maxsize)
+	if ((s->ehlo.ext & MTA_EXT_SIZE) && s->ehlo.maxsize > 0 &&
+	    (unsigned long long)t->size > s->ehlo.maxsize)
 		mta_fail_rest(s, MTA_PERMFAIL, "552 5.3.4 message size %lld "
 		    "exceeds size limit %llu of server %s",
-		    (long long)t->size, s->maxsize, s->addr->name);
+		    (long long)t->size, s->ehlo.maxsize, s->addr->name);
 	for (i = 0; i < t->nrcpt; i++) {
 		if (!t->rcpts[i].done && !mta_addr_ok(t->rcpts[i].addr)) {
 			mta_addr_sanitize(t->rcpts[i].addr);
@@ -556,12 +497,12 @@ mta_txn_begin(struct mta_session *s)
 		mta_txn_end(s);
 		return;
 	}
-	if (s->ext & MTA_EXT_SIZE)
+	if (s->ehlo.ext & MTA_EXT_SIZE)
 		mta_send(s, "MAIL FROM:<%s> SIZE=%lld", s->t->sender,
 		    (long long)s->t->size);
 	else
 		mta_send(s, "MAIL FROM:<%s>", s->t->sender);
-	if (s->ext & MTA_EXT_PIPELINING) {
+	if (s->ehlo.ext & MTA_EXT_PIPELINING) {
 		while (mta_send_rcpt(s, 0))
 			;
 		mta_send(s, "DATA");
@@ -573,7 +514,7 @@ mta_txn_begin(struct mta_session *s)
 static void
 mta_after_rcpts(struct mta_session *s)
 {
-	if (s->ext & MTA_EXT_PIPELINING)
+	if (s->ehlo.ext & MTA_EXT_PIPELINING)
 		mta_enter(s, MTA_DATA, CONF_MTA_TO_DATA);
 	else if (s->naccepted > 0) {
 		mta_send(s, "DATA");
@@ -588,11 +529,11 @@ mta_on_mail(struct mta_session *s, const struct mta_reply *r)
 	if (mta_class(r->code) != MTA_OK) {
 		s->mailfail = 1;
 		mta_fail_rest(s, mta_refusal(r->code), "%s", r->text);
-		if (!(s->ext & MTA_EXT_PIPELINING)) {
+		if (!(s->ehlo.ext & MTA_EXT_PIPELINING)) {
 			mta_txn_end(s);
 			return;
 		}
-	} else if (!(s->ext & MTA_EXT_PIPELINING))
+	} else if (!(s->ehlo.ext & MTA_EXT_PIPELINING))
 		mta_send_rcpt(s, 0);
 	s->rcptidx = mta_next_sent(s, 0);
 	if (s->rcptidx == s->t->nrcpt)
@@ -613,7 +554,7 @@ mta_on_rcpt(struct mta_session *s, const struct mta_reply *r)
 		s->naccepted++;
 	} else
 		mta_rcpt_done(s, rcpt, mta_refusal(r->code), r->text);
-	if (!(s->ext & MTA_EXT_PIPELINING))
+	if (!(s->ehlo.ext & MTA_EXT_PIPELINING))
 		mta_send_rcpt(s, s->rcptidx + 1);
 	s->rcptidx = mta_next_sent(s, s->rcptidx + 1);
 	if (s->rcptidx == s->t->nrcpt)
@@ -635,37 +576,6 @@ mta_on_data(struct mta_session *s, const struct mta_reply *r)
 		mta_enter(s, MTA_EOM, CONF_MTA_TO_DOT);
 	} else
 		mta_body_start(s);
-}
-
-/* "250-mx.example.com 250-PIPELINING 250 SIZE 1000": the keywords. */
-static void
-mta_ehlo_parse(struct mta_session *s, const char *text)
-{
-	const char	*p = text, *kw;
-	size_t		 len;
-
-	s->ext = 0;
-	s->maxsize = 0;
-	while ((p = strstr(p, " 250")) != NULL) {
-		p += 4;
-		if (*p != '-' && *p != ' ')
-			continue;
-		kw = ++p;
-		len = strcspn(kw, " ");
-		if (len == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
-			s->ext |= MTA_EXT_PIPELINING;
-		else if (len == 8 && strncasecmp(kw, "STARTTLS", 8) == 0)
-			s->ext |= MTA_EXT_STARTTLS;
-		else if (len == 8 && strncasecmp(kw, "8BITMIME", 8) == 0)
-			s->ext |= MTA_EXT_8BITMIME;
-		else if (len == 8 && strncasecmp(kw, "SMTPUTF8", 8) == 0)
-			s->ext |= MTA_EXT_SMTPUTF8;
-		else if (len == 4 && strncasecmp(kw, "SIZE", 4) == 0) {
-			s->ext |= MTA_EXT_SIZE;
-			if (kw[4] == ' ')
-				s->maxsize = strtoull(kw + 5, NULL, 10);
-		}
-	}
 }
 
 static void
@@ -695,12 +605,12 @@ mta_on_helo(struct mta_session *s, const struct mta_reply *r)
 		return;
 	}
 	if (s->state == MTA_EHLO)
-		mta_ehlo_parse(s, r->text);
+		mta_ehlo_parse(&s->ehlo, r->text);
 	else
-		s->ext = 0;
+		memset(&s->ehlo, 0, sizeof(s->ehlo));
 	if (s->tlsio == NULL && s->tlspolicy != CONF_TLS_NONE &&
 	    s->tls_skip != s->addr) {
-		if (s->ext & MTA_EXT_STARTTLS) {
+		if (s->ehlo.ext & MTA_EXT_STARTTLS) {
 			mta_send(s, "STARTTLS");
 			mta_enter(s, MTA_STARTTLS, CONF_MTA_TO_STARTTLS);
 			return;
@@ -843,7 +753,7 @@ mta_on_reply(struct mta_session *s)
 static int
 mta_expect_more(const struct mta_session *s)
 {
-	return (s->ext & MTA_EXT_PIPELINING) &&
+	return (s->ehlo.ext & MTA_EXT_PIPELINING) &&
 	    (s->state == MTA_MAIL || s->state == MTA_RCPT);
 }
 

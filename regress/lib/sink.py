@@ -115,10 +115,12 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self):
         peer = "%s:%d" % self.client_address[:2]
         self._session_log("open", peer)
+        self.logged_close = False
         try:
             self._handle(peer)
         finally:
-            self._session_log("close", peer)
+            if not self.logged_close:
+                self._session_log("close", peer)
 
     def _handle(self, peer):
         srv = self.server
@@ -206,6 +208,10 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "NOOP":
                 self.reply("250 2.0.0 Ok")
             elif verb == "QUIT":
+                # logged before the reply: the client may connect again
+                # as soon as it has it
+                self._session_log("close", peer)
+                self.logged_close = True
                 self.reply("221 2.0.0 Bye")
                 return
             else:
