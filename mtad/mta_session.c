@@ -762,7 +762,7 @@ static void
 mta_session_error(struct mta_session *s, const char *what)
 {
 	if (s->state < MTA_BODY && s->t != NULL)
-		mta_addr_fail(s, MTA_TEMPFAIL, "%s with %s while %s",
+		mta_addr_fail(s, MTA_TEMPFAIL, "4.4.2 %s with %s while %s",
 		    what, s->addr->name, mta_stage(s->state));
 	else
 		mta_abandon(s, MTA_TEMPFAIL, "4.4.2 %s with %s while %s",
@@ -860,7 +860,7 @@ mta_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		mta_kill(s);
 		break;
 	case MTA_CONNECT:
-		mta_addr_fail(s, MTA_TEMPFAIL, "connect to %s: %s",
+		mta_addr_fail(s, MTA_TEMPFAIL, "4.4.1 connect to %s: %s",
 		    s->addr->name, strerror(ETIMEDOUT));
 		break;
 	case MTA_TLS:
@@ -899,7 +899,7 @@ mta_connect_cb(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(s->sock, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		mta_addr_fail(s, MTA_TEMPFAIL, "connect to %s: %s",
+		mta_addr_fail(s, MTA_TEMPFAIL, "4.4.1 connect to %s: %s",
 		    s->addr->name, strerror(err));
 		return;
 	}
@@ -920,7 +920,7 @@ mta_connect_next(struct mta_session *s)
 	s->reused = 0;
 	if ((s->sock = socket(s->addr->ss.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-		mta_addr_fail(s, MTA_TEMPFAIL, "connect to %s: socket: %s",
+		mta_addr_fail(s, MTA_TEMPFAIL, "4.4.1 connect to %s: socket: %s",
 		    s->addr->name, strerror(errno));
 		return;
 	}
@@ -930,7 +930,7 @@ mta_connect_next(struct mta_session *s)
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		mta_addr_fail(s, MTA_TEMPFAIL, "connect to %s: %s",
+		mta_addr_fail(s, MTA_TEMPFAIL, "4.4.1 connect to %s: %s",
 		    s->addr->name, strerror(errno));
 		return;
 	}

@@ -87,7 +87,7 @@ def main():
             gw.wait_log(r"%s: to=<u@failover\.test>, relay=mx2\.failover\."
                         r"test\[127\.0\.0\.1\]:%d, .*status=sent"
                         % (qid, port))
-            true(gw.log_count(r"%s: connect to mx1\.failover\.test\["
+            true(gw.log_count(r"%s: 4\.4\.1 connect to mx1\.failover\.test\["
                               r"127\.0\.0\.3\]:%d: Connection refused"
                               % (qid, port)) == 1,
                  "no log line for the refused first MX",
@@ -135,7 +135,7 @@ def main():
             qid = gw.send(SENDER, "u@allfail.test")
             gw.wait_log(r"%s: to=<u@allfail\.test>, .*status=deferred" % qid)
             log = gw.log()
-            tried = [log.find("%s: connect to %s: Connection refused"
+            tried = [log.find("%s: 4.4.1 connect to %s: Connection refused"
                               % (qid, a)) for a in
                      ("mx1.allfail.test[127.0.0.3]:%d" % port,
                       "mx2.allfail.test[127.0.0.6]:%d" % port,
