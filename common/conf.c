@@ -34,6 +34,9 @@
 #define CONF_DEF_SMTP_PER_CLIENT 50
 #define CONF_DEF_SMTP_TIMEOUT	300
 #define CONF_DEF_SMTP_ERRORS	20
+#define CONF_DEF_SMTP_LINE	2048	/* room for SIZE, DSN and AUTH= */
+#define CONF_DEF_SMTP_DATA_TIMEOUT 300
+#define CONF_DEF_SMTP_HOPS	100	/* RFC 5321 6.3: at least 100 */
 #define CONF_DEF_RESOLVER	"/etc/resolv.conf"
 #define CONF_DEF_MTA_SESSIONS	100
 #define CONF_DEF_MTA_PER_DEST	10
@@ -150,6 +153,10 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_max_sessions_per_client = CONF_DEF_SMTP_PER_CLIENT;
 	conf->smtp_timeout = CONF_DEF_SMTP_TIMEOUT;
 	conf->smtp_max_errors = CONF_DEF_SMTP_ERRORS;
+	conf->smtp_max_line = CONF_DEF_SMTP_LINE;
+	conf->smtp_data_timeout = CONF_DEF_SMTP_DATA_TIMEOUT;
+	conf->smtp_max_hops = CONF_DEF_SMTP_HOPS;
+	conf->smtp_processes = 1;
 	conf_mta_defaults(conf);
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
@@ -300,6 +307,14 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "smtp timeout %lus\n", (unsigned long)conf->smtp_timeout);
 	fprintf(fp, "smtp max-errors %lu\n",
 	    (unsigned long)conf->smtp_max_errors);
+	fprintf(fp, "smtp max-line-length %lu\n",
+	    (unsigned long)conf->smtp_max_line);
+	fprintf(fp, "smtp data-timeout %lus\n",
+	    (unsigned long)conf->smtp_data_timeout);
+	fprintf(fp, "smtp max-hops %lu\n",
+	    (unsigned long)conf->smtp_max_hops);
+	fprintf(fp, "smtp processes %lu\n",
+	    (unsigned long)conf->smtp_processes);
 	conf_print_mta(fp, conf);
 }
 

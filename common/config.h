@@ -26,6 +26,13 @@
 #define CONF_SMTP_SESSIONS_MAX	1000000
 #define CONF_SMTP_TIMEOUT_MAX	86400
 
+/* smtp max-line-length (bytes with CR LF), smtp max-hops */
+#define CONF_SMTP_LINE_MIN	512	/* RFC 5321 4.5.3.1.4 */
+#define CONF_SMTP_LINE_MAX	32768	/* under smtpd's input buffer cap */
+#define CONF_SMTP_HOPS_MAX	10000
+/* smtp processes: smtpd workers, each linked to lookupd and queued */
+#define CONF_SMTP_PROCS_MAX	16
+
 /* mta timeout STAGE DURATION: the outbound client's per-stage timeouts
  * (RFC 5321 4.5.3.2), plus how long an idle connection is kept. */
 enum conf_mta_timeout {
@@ -154,6 +161,10 @@ struct mxgate_conf {
 	uint32_t	smtp_max_sessions_per_client;	/* per IP, default 50 */
 	uint32_t	smtp_timeout;		/* seconds, default 300 */
 	uint32_t	smtp_max_errors;	/* per session, default 20 */
+	uint32_t	smtp_max_line;		/* with CR LF, default 2048 */
+	uint32_t	smtp_data_timeout;	/* seconds, default 300 */
+	uint32_t	smtp_max_hops;		/* Received: fields, default 100 */
+	uint32_t	smtp_processes;		/* smtpd workers, default 1 */
 	char		resolver[PATH_MAX];	/* default /etc/resolv.conf */
 	uint32_t	mta_timeout[CONF_MTA_TO_COUNT];	/* seconds */
 	uint32_t	mta_max_sessions;	/* outbound, default 100 */

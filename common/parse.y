@@ -189,6 +189,8 @@ static void	 set_recipients(YYSTYPE *, const char *);
 static void	 set_smtp_count(YYSTYPE *, uint32_t *, const char *,
 		    uint64_t, const char *);
 static void	 set_smtp_timeout(YYSTYPE *, const char *);
+static void	 set_smtp_line(YYSTYPE *, const char *);
+static void	 set_smtp_data_timeout(YYSTYPE *, const char *);
 static void	 set_retry(YYSTYPE *, uint32_t *, const char *, const char *);
 static int	 parse_port(YYSTYPE *, const char *);
 static void	 table_begin(YYSTYPE *, const char *);
@@ -218,6 +220,7 @@ static void	 listen_opt_require(YYSTYPE *);
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
 %token	MTA RESOLVER
 %token	CERT KEY PKI REQUIRETLS SMTPS TLS
+%token	MAXLINELEN DATATIMEOUT MAXHOPS PROCESSES
 %token	ERROR STRING
 
 %%
@@ -311,6 +314,18 @@ main		: HOSTNAME string {
 		| SMTP MAXERRORS string {
 			set_smtp_count(&$1, &ps.conf->smtp_max_errors,
 			    $3.v.string, UINT32_MAX, "max-errors");
+		}
+		| SMTP MAXLINELEN string { set_smtp_line(&$1, $3.v.string); }
+		| SMTP DATATIMEOUT string {
+			set_smtp_data_timeout(&$1, $3.v.string);
+		}
+		| SMTP MAXHOPS string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_hops,
+			    $3.v.string, CONF_SMTP_HOPS_MAX, "max-hops");
+		}
+		| SMTP PROCESSES string {
+			set_smtp_count(&$1, &ps.conf->smtp_processes,
+			    $3.v.string, CONF_SMTP_PROCS_MAX, "processes");
 		}
 		| tablehead tablesrc
 		| LISTEN ON string portopt listenopts {
@@ -449,6 +464,10 @@ string		: STRING
 		| USER
 		| VIA
 		| YES
+		| MAXLINELEN
+		| DATATIMEOUT
+		| MAXHOPS
+		| PROCESSES
 		| MTA
 		| RESOLVER
 		;
@@ -777,6 +796,7 @@ static const struct {
 	{ "cert",		CERT },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
+	{ "data-timeout",	DATATIMEOUT },
 	{ "for",		FOR },
 	{ "from",		FROM },
 	{ "group",		GROUP },
@@ -786,6 +806,8 @@ static const struct {
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
 	{ "max-errors",		MAXERRORS },
+	{ "max-hops",		MAXHOPS },
+	{ "max-line-length",	MAXLINELEN },
 	{ "max-message-size",	MAXMSGSIZE },
 	{ "max-recipients",	MAXRCPT },
 	{ "max-sessions",	MAXSESSIONS },
@@ -797,6 +819,7 @@ static const struct {
 	{ "origin",		ORIGIN },
 	{ "pki",		PKI },
 	{ "port",		PORT },
+	{ "processes",		PROCESSES },
 	{ "queue",		QUEUE },
 	{ "queue-user",		QUEUEUSER },
 	{ "recipients",		RECIPIENTS },
@@ -1224,6 +1247,37 @@ set_smtp_timeout(YYSTYPE *kw, const char *s)
 		perr(kw->file, kw->lineno, "smtp timeout must not be 0");
 	else
 		ps.conf->smtp_timeout = n;
+}
+
+static void
+set_smtp_line(YYSTYPE *kw, const char *s)
+{
+	uint64_t	 n;
+	const char	*end;
+
+	if (parse_number(s, CONF_SMTP_LINE_MAX, &n, &end) == -1 ||
+	    *end != '\0' || n < CONF_SMTP_LINE_MIN)
+		perr(kw->file, kw->lineno, "smtp max-line-length: invalid "
+		    "number \"%s\" (%d-%d)", s, CONF_SMTP_LINE_MIN,
+		    CONF_SMTP_LINE_MAX);
+	else
+		ps.conf->smtp_max_line = n;
+}
+
+static void
+set_smtp_data_timeout(YYSTYPE *kw, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	uint64_t		 n;
+
+	if (parse_unit(s, CONF_SMTP_TIMEOUT_MAX, "smhd", mult, &n) == -1)
+		perr(kw->file, kw->lineno, "smtp data-timeout: invalid "
+		    "duration \"%s\" (seconds, or a number with s, m, h or d; "
+		    "at most 1d)", s);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "smtp data-timeout must not be 0");
+	else
+		ps.conf->smtp_data_timeout = n;
 }
 
 static void

@@ -54,7 +54,8 @@ enum imsg_type {
 	IMSG_CONF_START,	/* (none) */
 	IMSG_CONF_DATA,		/* data: a chunk of normalised config text */
 	IMSG_CONF_END,		/* (none): parse and swap in what came since START */
-	IMSG_PEER_FD,		/* u32 proc_id of the peer; fd: our end of the link */
+	IMSG_PEER_FD,		/* u32 proc_id of the peer; fd: our end of the link;
+				 * imsg peerid: which smtpd ("smtp processes") */
 	IMSG_LISTEN_FD,		/* u32 listener index; fd: a bound, listening socket */
 	IMSG_READY,		/* worker -> parent: u32 0 config applied, 1 rejected
 				 * (the old one stays), str reason */

@@ -31,18 +31,23 @@ static struct {
 	struct event	*timer;
 } flow;
 
+/* To every smtpd process (smtp processes N). */
 static void
 flow_send(void)
 {
 	struct imsgev *iev;
 	struct mbuf m;
+	uint32_t n;
 
-	if ((iev = worker_peer(PROC_SMTPD)) == NULL)
-		return;
-	mbuf_init(&m);
-	mbuf_add_u32(&m, flow.status);
-	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_STATUS, 0, -1, &m) == -1)
-		log_warn("status to smtpd");
+	for (n = 0; n < CONF_SMTP_PROCS_MAX; n++) {
+		if ((iev = worker_peer_instance(PROC_SMTPD, n)) == NULL)
+			continue;
+		mbuf_init(&m);
+		mbuf_add_u32(&m, flow.status);
+		if (imsgev_compose_mbuf(iev, IMSG_QUEUE_STATUS, 0, -1,
+		    &m) == -1)
+			log_warn("status to smtpd");
+	}
 }
 
 static void

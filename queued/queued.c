@@ -53,6 +53,7 @@ _Static_assert(ENVELOPE_ADDR_MAX <= QUEUE_STR_MAX &&
 struct incoming {
 	TAILQ_ENTRY(incoming)	 entry;
 	char			 id[QUEUE_ID_LEN + 1];
+	uint32_t		 link;		/* smtpd instance it came from */
 	uint32_t		 peerid;	/* of the commit */
 	uint64_t		 reqid;		/* of the commit */
 	struct envelope		*env;		/* once committing */
@@ -94,14 +95,15 @@ incoming_free(struct incoming *inc)
 	q.nincoming--;
 }
 
+/* An answer on the link to the smtpd instance the request came from. */
 static void
-queue_reply(uint32_t type, uint32_t peerid, uint64_t reqid,
+queue_reply(uint32_t link, uint32_t type, uint32_t peerid, uint64_t reqid,
     const char *msgid, int fd)
 {
 	struct imsgev *iev;
 	struct mbuf m;
 
-	if ((iev = worker_peer(PROC_SMTPD)) == NULL) {
+	if ((iev = worker_peer_instance(PROC_SMTPD, link)) == NULL) {
 		if (fd != -1)
 			close(fd);
 		return;
@@ -144,13 +146,16 @@ queue_create(struct imsgev *iev, struct imsg *imsg)
 		free(inc);
 		goto fail;
 	}
+	inc->link = worker_link_instance(iev);
 	TAILQ_INSERT_TAIL(&q.open, inc, entry);
 	q.nincoming++;
 	log_debug("%s: created", inc->id);
-	queue_reply(IMSG_QUEUE_CREATE_OK, imsg->hdr.peerid, reqid, inc->id, fd);
+	queue_reply(inc->link, IMSG_QUEUE_CREATE_OK, imsg->hdr.peerid, reqid,
+	    inc->id, fd);
 	return;
  fail:
-	queue_reply(IMSG_QUEUE_CREATE_FAIL, imsg->hdr.peerid, reqid, NULL, -1);
+	queue_reply(worker_link_instance(iev), IMSG_QUEUE_CREATE_FAIL,
+	    imsg->hdr.peerid, reqid, NULL, -1);
 }
 
 /* A string field, duplicated; NULL on a bad field or (*nomem) memory. */
@@ -210,8 +215,8 @@ queue_commit_fail(struct incoming *inc)
 {
 	spool_remove(&q.spool, inc->id);
 	log_warnx("%s: commit failed, message removed", inc->id);
-	queue_reply(IMSG_QUEUE_COMMIT_FAIL, inc->peerid, inc->reqid, inc->id,
-	    -1);
+	queue_reply(inc->link, IMSG_QUEUE_COMMIT_FAIL, inc->peerid, inc->reqid,
+	    inc->id, -1);
 	incoming_free(inc);
 }
 
@@ -226,8 +231,8 @@ queue_commit_ok(struct incoming *inc)
 	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)",
 	    env->id, envelope_vis(from, sizeof(from), env->sender),
 	    (unsigned long long)env->size, env->nrcpt);
-	queue_reply(IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid, inc->id,
-	    -1);
+	queue_reply(inc->link, IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid,
+	    inc->id, -1);
 	stats_accepted(time(NULL));
 	incoming_free(inc);
 	if (sched_add(&q.sched, env) == -1)
@@ -251,7 +256,8 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 		imsgev_fail(iev, "malformed commit");
 		return;
 	}
-	if ((inc = incoming_find(&q.open, env.id)) == NULL) {
+	if ((inc = incoming_find(&q.open, env.id)) == NULL ||
+	    inc->link != worker_link_instance(iev)) {
 		envelope_clear(&env);
 		imsgev_fail(iev, "commit of a message not open on this link");
 		return;
@@ -306,7 +312,8 @@ queue_flush(evutil_socket_t fd, short ev, void *arg)
 	while ((inc = TAILQ_FIRST(&published)) != NULL) {
 		TAILQ_REMOVE(&published, inc, entry);
 		/* no link to smtpd: the client cannot hear 250, drop it */
-		if (!synced || worker_peer(PROC_SMTPD) == NULL)
+		if (!synced ||
+		    worker_peer_instance(PROC_SMTPD, inc->link) == NULL)
 			queue_commit_fail(inc);
 		else
 			queue_commit_ok(inc);
@@ -329,7 +336,8 @@ queue_abort(struct imsgev *iev, struct imsg *imsg)
 		return;
 	}
 	/* a commit may have crossed the abort: then the commit stands */
-	if ((inc = incoming_find(&q.open, msgid)) == NULL) {
+	if ((inc = incoming_find(&q.open, msgid)) == NULL ||
+	    inc->link != worker_link_instance(iev)) {
 		log_debug("%s: abort of a message not open, ignored", msgid);
 		return;
 	}
@@ -339,16 +347,22 @@ queue_abort(struct imsgev *iev, struct imsg *imsg)
 	incoming_free(inc);
 }
 
-/* smtpd is gone: nothing it left open or unacknowledged is kept. */
+/*
+ * An smtpd instance is gone: nothing it left open or unacknowledged is
+ * kept; the other instances' messages are theirs.
+ */
 static void
-queue_smtpd_down(void)
+queue_smtpd_down(uint32_t link)
 {
 	struct incoming_list *lists[] = { &q.open, &q.committing };
-	struct incoming *inc;
+	struct incoming *inc, *next;
 	size_t i;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		while ((inc = TAILQ_FIRST(lists[i])) != NULL) {
+		for (inc = TAILQ_FIRST(lists[i]); inc != NULL; inc = next) {
+			next = TAILQ_NEXT(inc, entry);
+			if (inc->link != link)
+				continue;
 			TAILQ_REMOVE(lists[i], inc, entry);
 			if (spool_remove(&q.spool, inc->id) == 0)
 				log_info("%s: removed uncommitted message",
@@ -519,8 +533,7 @@ static void
 queue_peer_down(enum proc_id id)
 {
 	switch (id) {
-	case PROC_SMTPD:
-		queue_smtpd_down();
+	case PROC_SMTPD:	/* queue_peer_instance_down knows which */
 		break;
 	case PROC_MTAD:
 		if (q.sched.ninflight > 0)
@@ -531,6 +544,13 @@ queue_peer_down(enum proc_id id)
 	default:
 		break;
 	}
+}
+
+static void
+queue_peer_instance_down(enum proc_id id, uint32_t n)
+{
+	if (id == PROC_SMTPD)
+		queue_smtpd_down(n);
 }
 
 /* Start-up */
@@ -614,6 +634,7 @@ static const struct worker_ops queue_ops = {
 		[PROC_MTAD] = queue_mtad_msg,
 	},
 	.parent_msg = queue_parent_msg,
+	.peer_instance_down = queue_peer_instance_down,
 };
 
 int

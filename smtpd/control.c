@@ -90,23 +90,22 @@ control_relay(uint32_t id, struct imsg *imsg)
 static void
 show_status(uint32_t id)
 {
-	const struct worker_proc	*wp;
-	enum proc_id			 pid;
+	struct worker_proc		*wp;
 	time_t				 now = time(NULL);
-	char				 line[160];
+	char				 line[160], name[32];
 
 	snprintf(line, sizeof(line), "parent pid=%d uptime=%llds restarts=0",
 	    (int)getpid(), (long long)(now - parent.started));
 	control_data(id, line);
-	for (pid = PROC_SMTPD; pid <= PROC_MTAD; pid++) {
-		wp = &parent.workers[pid];
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp)) {
+		parent_worker_name(wp, name, sizeof(name));
 		if (wp->pid > 0)
 			snprintf(line, sizeof(line), "%s pid=%d uptime=%llds "
-			    "restarts=%u", proc_name(pid), (int)wp->pid,
+			    "restarts=%u", name, (int)wp->pid,
 			    (long long)(now - wp->started), wp->restarts);
 		else
 			snprintf(line, sizeof(line), "%s pid=- uptime=0s "
-			    "restarts=%u (down)", proc_name(pid), wp->restarts);
+			    "restarts=%u (down)", name, wp->restarts);
 		control_data(id, line);
 	}
 	control_end(id, 0, "");
@@ -152,7 +151,7 @@ remember_pause(struct imsg *imsg)
 }
 
 void
-control_queued_ready(struct worker_proc *q)
+control_queued_configured(struct worker_proc *q)
 {
 	struct mbuf m;
 

@@ -383,6 +383,9 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_errors = conf->smtp_max_errors;
 	if (smtp_tls_configure(conf) == -1)
 		return -1;
+	p.max_line = conf->smtp_max_line;
+	p.data_timeout = conf->smtp_data_timeout;
+	p.max_hops = conf->smtp_max_hops;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);

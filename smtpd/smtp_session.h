@@ -28,6 +28,9 @@ struct smtp_params {
 	uint32_t	timeout;	/* seconds, per read and write, and for
 					 * the answer of a peer */
 	uint32_t	max_errors;	/* bad commands, then 421 */
+	uint32_t	max_line;	/* command line with CR LF */
+	uint32_t	data_timeout;	/* seconds, reading DATA or BDAT */
+	uint32_t	max_hops;	/* Received: fields, then 554 */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
