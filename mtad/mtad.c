@@ -190,11 +190,14 @@ mta_configure(struct mxgate_conf *conf, int first)
 	return 0;
 }
 
+/* inet: SMTP and, with dns, the UDP queries to the name servers (the
+ * resolver configuration and the CA file were read in configure). */
 static void
 mta_sandbox(const struct mxgate_conf *conf)
 {
 	sandbox_enter("mtad", conf->empty_dir, conf->user, NULL,
-	    PROMISE_STDIO | PROMISE_INET | PROMISE_RECVFD | PROMISE_UNIX);
+	    PROMISE_STDIO | PROMISE_INET | PROMISE_DNS | PROMISE_RECVFD |
+	    PROMISE_UNIX);
 }
 
 static void
