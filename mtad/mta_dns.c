@@ -4,7 +4,8 @@
  *   MX     (smtp:host only) our UDP query to each name server in turn,
  *          MTA_DNS_TRIES rounds, MTA_DNS_TIMEOUT seconds per try; a
  *          SERVFAIL or a refused port moves to the next server, NXDOMAIN
- *          and an answer are final;
+ *          and an answer are final; a truncated answer (TC) is asked
+ *          again over TCP of the same server;
  *   ADDR   A and AAAA of every exchange at once through evdns.
  *
  * The route lists every address of the first exchange, then of the next,
@@ -39,6 +40,7 @@
 #define MTA_DNS_TRIES		2	/* rounds over the name servers */
 #define MTA_DNS_ADDRS		8	/* per exchange and family */
 #define MTA_TEXT_MAX		512
+#define MTA_DNS_TCP_MAX		16384	/* an MX answer over TCP */
 
 struct mta_dns_host {
 	struct mta_mx		 mx;
@@ -66,6 +68,11 @@ struct mta_dns_req {
 	size_t			 qlen;
 	int			 try;
 	int			 servfail;
+	struct sockaddr_storage	 ns;		/* the server asked last */
+	socklen_t		 nslen;
+	unsigned char		*tcpbuf;	/* TCP: length, then answer */
+	size_t			 tcplen;
+	int			 tcpsent;
 	struct mta_dns_host	 hosts[MTA_DNS_MX_MAX];
 	size_t			 nhosts;
 	int			 implicit;	/* no MX: the host itself */
@@ -101,6 +108,7 @@ mta_dns_init(struct event_base *base, const char *path)
 static void
 mta_dns_free(struct mta_dns_req *req)
 {
+	free(req->tcpbuf);
 	if (req->ev != NULL)
 		event_free(req->ev);
 	if (req->sock != -1)
@@ -329,32 +337,33 @@ mta_dns_mx_result(struct mta_dns_req *req, struct mta_mx *mx, size_t n)
 	mta_dns_addr_start(req);
 }
 
+static void	mta_dns_tcp_start(struct mta_dns_req *);
+
+/* An answer from a name server, over UDP or TCP. */
 static void
-mta_dns_mx_read(struct mta_dns_req *req)
+mta_dns_mx_handle(struct mta_dns_req *req, const unsigned char *pkt,
+    size_t len, int tcp)
 {
-	unsigned char	 pkt[MTA_DNS_UDP_MAX + 512];
 	struct mta_mx	 mx[MTA_DNS_MX_MAX];
-	ssize_t		 len;
 	size_t		 n;
 
-	if ((len = recv(req->sock, pkt, sizeof(pkt), 0)) == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		req->servfail = 1;	/* e.g. ECONNREFUSED: next server */
-		mta_dns_mx_send(req);
-		return;
-	}
-	switch (mta_dns_mx_answer(pkt, (size_t)len, req->id, req->relay.host,
+	switch (mta_dns_mx_answer(pkt, len, req->id, req->relay.host,
 	    mx, MTA_DNS_MX_MAX, &n)) {
 	case MTA_DNS_MALFORMED:
-		return;			/* not ours: keep waiting */
+		if (tcp)
+			mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s: "
+			    "malformed answer over TCP", req->relay.host);
+		return;			/* UDP: not ours, keep waiting */
 	case MTA_DNS_SERVFAIL:
 		req->servfail = 1;
 		mta_dns_mx_send(req);
 		return;
 	case MTA_DNS_TRUNCATED:
-		mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s: "
-		    "answer truncated", req->relay.host);
+		if (tcp)
+			mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of "
+			    "%s: answer truncated over TCP", req->relay.host);
+		else
+			mta_dns_tcp_start(req);
 		return;
 	case MTA_DNS_NXDOMAIN:
 		mta_dns_fail(req, MTA_PERMFAIL, "5.4.4 Host or domain name "
@@ -364,10 +373,110 @@ mta_dns_mx_read(struct mta_dns_req *req)
 	case MTA_DNS_ANSWER:
 		close(req->sock);
 		req->sock = -1;
-		event_del(req->ev);
+		event_free(req->ev);
+		req->ev = NULL;
 		mta_dns_mx_result(req, mx, n);
 		return;
 	}
+}
+
+static void
+mta_dns_mx_read(struct mta_dns_req *req)
+{
+	unsigned char	 pkt[MTA_DNS_UDP_MAX + 512];
+	ssize_t		 len;
+
+	if ((len = recv(req->sock, pkt, sizeof(pkt), 0)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		req->servfail = 1;	/* e.g. ECONNREFUSED: next server */
+		mta_dns_mx_send(req);
+		return;
+	}
+	mta_dns_mx_handle(req, pkt, (size_t)len, 0);
+}
+
+/* TCP: the query once connected, then the answer as it comes. */
+static void
+mta_dns_tcp_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta_dns_req	*req = arg;
+	struct timeval		 tv = { MTA_DNS_TIMEOUT, 0 };
+	unsigned char		 out[2 + MTA_DNS_QUERY_MAX];
+	socklen_t		 sl = sizeof(int);
+	ssize_t			 n;
+	size_t			 want;
+	int			 err = 0;
+
+	if (what & EV_TIMEOUT) {
+		mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s over "
+		    "TCP timed out", req->relay.host);
+		return;
+	}
+	if (!req->tcpsent) {
+		out[0] = req->qlen >> 8;
+		out[1] = req->qlen & 0xff;
+		memcpy(out + 2, req->query, req->qlen);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 ||
+		    err != 0 || send(fd, out, req->qlen + 2, 0) !=
+		    (ssize_t)(req->qlen + 2)) {
+			mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s "
+			    "over TCP: cannot send the query", req->relay.host);
+			return;
+		}
+		req->tcpsent = 1;
+		event_free(req->ev);
+		if ((req->ev = event_new(mta_dns_base, fd, EV_READ | EV_PERSIST,
+		    mta_dns_tcp_event, req)) == NULL ||
+		    event_add(req->ev, &tv) == -1)
+			fatalx("event_new");
+		return;
+	}
+	n = recv(fd, req->tcpbuf + req->tcplen, MTA_DNS_TCP_MAX + 2 -
+	    req->tcplen, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s over "
+		    "TCP: connection closed", req->relay.host);
+		return;
+	}
+	req->tcplen += (size_t)n;
+	if (req->tcplen < 2)
+		return;
+	want = (size_t)(req->tcpbuf[0] << 8 | req->tcpbuf[1]) + 2;
+	if (want > MTA_DNS_TCP_MAX + 2)
+		mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s: "
+		    "answer too large", req->relay.host);
+	else if (req->tcplen >= want)
+		mta_dns_mx_handle(req, req->tcpbuf + 2, want - 2, 1);
+}
+
+/* The UDP answer was truncated: the same question over TCP. */
+static void
+mta_dns_tcp_start(struct mta_dns_req *req)
+{
+	struct timeval tv = { MTA_DNS_TIMEOUT, 0 };
+
+	event_free(req->ev);
+	req->ev = NULL;
+	close(req->sock);
+	if ((req->tcpbuf = malloc(MTA_DNS_TCP_MAX + 2)) == NULL)
+		fatal("malloc");
+	req->tcplen = 0;
+	req->tcpsent = 0;
+	if ((req->sock = socket(req->ns.ss_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 ||
+	    (connect(req->sock, (struct sockaddr *)&req->ns, req->nslen) == -1
+	    && errno != EINPROGRESS)) {
+		mta_dns_fail(req, MTA_TEMPFAIL, "4.4.3 MX lookup of %s over "
+		    "TCP: %s", req->relay.host, strerror(errno));
+		return;
+	}
+	/* writable once connected: the query goes; then readable */
+	if ((req->ev = event_new(mta_dns_base, req->sock, EV_WRITE,
+	    mta_dns_tcp_event, req)) == NULL || event_add(req->ev, &tv) == -1)
+		fatalx("event_new");
 }
 
 static void
@@ -404,6 +513,10 @@ mta_dns_mx_send(struct mta_dns_req *req)
 	}
 	len = evdns_base_get_nameserver_addr(mta_evdns, req->try++ % nns,
 	    (struct sockaddr *)&ns, sizeof(ns));
+	if (len > 0 && (size_t)len <= sizeof(ns)) {
+		req->ns = ns;
+		req->nslen = (socklen_t)len;
+	}
 	if (len <= 0 || (size_t)len > sizeof(ns) ||
 	    (req->sock = socket(ns.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1 ||

@@ -9,7 +9,8 @@
  *   numeric            the address itself, no DNS
  *
  * A and AAAA go through libevent's evdns; MX, which evdns cannot ask,
- * through a small UDP client of our own to the same name servers.  The
+ * through a small client of our own (UDP, TCP when the answer is
+ * truncated) to the same name servers.  The
  * resolv.conf is read by mta_dns_init(), before the sandbox.
  */
 #ifndef MXGATE_MTA_DNS_H

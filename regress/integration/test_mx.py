@@ -37,6 +37,8 @@ ZONE = {
                             (10, "mx1.allfail.test")]},
     "mx1.allfail.test": {"A": ["127.0.0.3"]},
     "mx2.allfail.test": {"A": ["127.0.0.6"], "AAAA": ["::1"]},
+    # the MX answer does not fit UDP: asked again over TCP
+    "big.test": {"MX": [(10, "mxa.order.test")], "TC": True},
     # IPv6 only
     "v6.test": {"MX": [(10, "mx.v6.test")]},
     "mx.v6.test": {"AAAA": ["::1"]},
@@ -46,7 +48,7 @@ ZONE = {
 
 DOMAINS = ["order.test", "failover.test", "implicit.test", "direct.test",
            "nullmx.test", "nxdomain.test", "servfail.test", "allfail.test",
-           "v6.test"]
+           "v6.test", "big.test"]
 
 
 def main():
@@ -153,6 +155,14 @@ def main():
                         r"%d, .*status=sent" % (qid, port))
             eq(c.recipients(), ["u@v6.test"], "IPv6 sink")
         t.case("AAAA only: delivered over IPv6", ipv6)
+
+        def truncated():
+            qid = gw.send(SENDER, "u@big.test")
+            gw.wait_log(r"%s: to=<u@big\.test>, relay=mxa\.order\.test"
+                        r"\[127\.0\.0\.1\]:%d, .*status=sent" % (qid, port))
+            true(("big.test", "MX") in dns.tcp_queries,
+                 "MX not asked again over TCP", dns.queries)
+        t.case("truncated MX answer (TC): asked again over TCP", truncated)
 
         t.case("stop gateway cleanly", gw.stop)
     finally:

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A small authoritative DNS server on loopback for the tests (UDP).
+"""A small authoritative DNS server on loopback for the tests (UDP and
+TCP on the same port).
 
     dns = DNSServer({
         "example.test": {"MX": [(10, "mx1.example.test")]},
@@ -13,9 +14,12 @@
 
 Names are matched without regard to case; a name not in the zone gets
 NXDOMAIN, a name without the asked type an empty NOERROR answer (no
-data), a name whose value is "SERVFAIL" a server failure.  The question
+data), a name whose value is "SERVFAIL" a server failure; a name with
+"TC": True gets over UDP an empty answer with the TC bit (the answer does
+not fit, ask over TCP) and its records over TCP only.  The question
 is echoed byte for byte (resolvers randomise its case).  Every query is
-recorded in .queries as (name, type) with name in lower case.  It runs in
+recorded in .queries as (name, type) with name in lower case, TCP ones
+also in .tcp_queries.  It runs in
 a thread of the test and stops with stop().
 """
 
@@ -58,10 +62,23 @@ class DNSServer:
         self.addr = addr
         self.ttl = ttl
         self.queries = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((addr, 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = None
+        self.tcp_queries = []
+        for _ in range(50):     # a port free for both UDP and TCP
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.bind((addr, 0))
+            self.port = self.sock.getsockname()[1]
+            self.tsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tsock.bind((addr, self.port))
+                break
+            except OSError:
+                self.sock.close()
+                self.tsock.close()
+        else:
+            raise OSError("no port free for UDP and TCP")
+        self.tsock.listen(16)
+        self.threads = []
         self.running = False
 
     def resolv_conf(self):
@@ -71,15 +88,19 @@ class DNSServer:
     def start(self):
         self.running = True
         self.sock.settimeout(0.2)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.tsock.settimeout(0.2)
+        for target in (self._serve, self._serve_tcp):
+            th = threading.Thread(target=target, daemon=True)
+            th.start()
+            self.threads.append(th)
         return self
 
     def stop(self):
         self.running = False
-        if self.thread:
-            self.thread.join(5)
+        for th in self.threads:
+            th.join(5)
         self.sock.close()
+        self.tsock.close()
 
     def asked(self, name, qtype):
         return (name.lower(), qtype) in self.queries
@@ -98,6 +119,35 @@ class DNSServer:
                 continue
             self.sock.sendto(reply, peer)
 
+    def _serve_tcp(self):
+        while self.running:
+            try:
+                conn, _ = self.tsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self._tcp_conn(conn)
+                except (OSError, ValueError, IndexError, struct.error):
+                    pass
+
+    def _tcp_conn(self, conn):
+        buf = b""
+        while True:
+            while len(buf) < 2 or len(buf) < 2 + struct.unpack(
+                    "!H", buf[:2])[0]:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                buf += data
+            n = struct.unpack("!H", buf[:2])[0]
+            pkt, buf = buf[2:2 + n], buf[2 + n:]
+            reply = self.answer(pkt, tcp=True)
+            conn.sendall(struct.pack("!H", len(reply)) + reply)
+
     def _rr(self, qtype, value):
         """One answer record, owner = the question name (pointer 0x0c)."""
         if qtype == 1:
@@ -110,21 +160,27 @@ class DNSServer:
         return (struct.pack("!HHHIH", 0xc00c, qtype, 1, self.ttl,
                             len(rdata)) + rdata)
 
-    def answer(self, pkt):
+    def answer(self, pkt, tcp=False):
         qid, flags, qd = struct.unpack("!HHH", pkt[:6])
         name, qtype, end = _question(pkt)
-        self.queries.append((name, TYPES.get(qtype, str(qtype))))
+        q = (name, TYPES.get(qtype, str(qtype)))
+        self.queries.append(q)
+        if tcp:
+            self.tcp_queries.append(q)
         rd = flags & 0x0100
         entry = self.zone.get(name)
         answers = []
+        tc = 0
         if entry is None:
             rcode = 3
         elif entry == "SERVFAIL":
             rcode = 2
+        elif entry.get("TC") and not tcp:
+            rcode, tc = 0, 0x0200
         else:
             rcode = 0
             for value in entry.get(TYPES.get(qtype, ""), []):
                 answers.append(self._rr(qtype, value))
-        hdr = struct.pack("!HHHHHH", qid, 0x8400 | rd | rcode, 1,
+        hdr = struct.pack("!HHHHHH", qid, 0x8400 | tc | rd | rcode, 1,
                           len(answers), 0, 0)
         return hdr + pkt[12:end] + b"".join(answers)
