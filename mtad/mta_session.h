@@ -28,6 +28,8 @@
 #define MTA_MSGID_MAX	64
 #define MTA_ADDR_MAX	1024
 #define MTA_RELAY_MAX	1024
+/* "mx1.example.com[2001:db8::1]:25": name, address, port */
+#define MTA_RELAYNAME_MAX	(MTA_RELAY_NAME_MAX + 64)
 
 struct mta_rcpt {
 	char		*addr;
@@ -45,7 +47,7 @@ struct mta_transfer {
 	char		 msgid[MTA_MSGID_MAX];
 	char		 sender[MTA_ADDR_MAX];
 	char		 relay[MTA_RELAY_MAX];
-	char		 relayname[MTA_RELAY_NAME_MAX + 64];	/* address used */
+	char		 relayname[MTA_RELAYNAME_MAX];	/* address used */
 	int		 fd;		/* message, read-only; -1 once closed */
 	off_t		 size;		/* of the message file */
 	size_t		 nrcpt;

@@ -36,7 +36,7 @@
  * transfer is refused.
  */
 #define MTA_TEXT_MIN		32
-#define MTA_RESULT_FIXED	(IMSG_HDR_SIZE + 8 + 4 + MTA_RELAY_NAME_MAX + 4)
+#define MTA_RESULT_FIXED	(IMSG_HDR_SIZE + 8 + 4 + MTA_RELAYNAME_MAX + 4)
 #define MTA_TRANSFER_RCPT_MAX	\
 	((IMSG_MAX_SIZE - MTA_RESULT_FIXED) / (8 + MTA_TEXT_MIN))
 
