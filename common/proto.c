@@ -41,6 +41,8 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_REMOVE),
 	N(IMSG_CTL_PAUSE),
 	N(IMSG_CTL_RESUME),
+	N(IMSG_LKA_ROUTE),
+	N(IMSG_LKA_ROUTE_RESULT),
 };
 
 static const char *const proc_names[PROC_COUNT] = {

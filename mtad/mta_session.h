@@ -48,6 +48,8 @@ struct mta_transfer {
 	char		 sender[MTA_ADDR_MAX];
 	char		 relay[MTA_RELAY_MAX];
 	char		 relayname[MTA_RELAYNAME_MAX];	/* address used */
+	uint32_t	 body;		/* enum msg_body: BODY= of the MAIL */
+	int		 smtputf8;	/* the MAIL had SMTPUTF8 */
 	int		 fd;		/* message, read-only; -1 once closed */
 	off_t		 size;		/* of the message file */
 	size_t		 nrcpt;

@@ -28,6 +28,7 @@ static const enum proc_id links[][2] = {
 	{ PROC_SMTPD, PROC_LOOKUPD },
 	{ PROC_SMTPD, PROC_QUEUED },
 	{ PROC_QUEUED, PROC_MTAD },
+	{ PROC_QUEUED, PROC_LOOKUPD },	/* routes of DSNs queued makes */
 };
 
 static void	parent_worker_dispatch(struct imsgev *, struct imsg *);
