@@ -447,6 +447,9 @@ mta_txn_check(struct mta_session *s)
 		mta_fail_rest(s, MTA_PERMFAIL, "552 5.3.4 message size %lld "
 		    "exceeds size limit %llu of server %s",
 		    (long long)t->size, s->ehlo.maxsize, s->addr->name);
+	if (t->smtputf8 && !(s->ehlo.ext & MTA_EXT_SMTPUTF8))
+		mta_fail_rest(s, MTA_PERMFAIL, "5.6.7 SMTPUTF8 is required, "
+		    "but was not offered by host %s", s->addr->name);
 	for (i = 0; i < t->nrcpt; i++) {
 		if (!t->rcpts[i].done && !mta_addr_ok(t->rcpts[i].addr)) {
 			mta_addr_sanitize(t->rcpts[i].addr);
@@ -484,6 +487,27 @@ mta_next_sent(struct mta_session *s, size_t from)
 	return from;
 }
 
+/*
+ * MAIL with the parameters the server understands: SIZE (RFC 1870),
+ * BODY as the client gave it (RFC 6152; an 8-bit body to a server
+ * without 8BITMIME goes as it is, as Postfix does), SMTPUTF8 (RFC 6531,
+ * checked above).
+ */
+static void
+mta_send_mail(struct mta_session *s)
+{
+	const struct mta_transfer	*t = s->t;
+	char				 size[32] = "", body[16] = "";
+
+	if (s->ehlo.ext & MTA_EXT_SIZE)
+		snprintf(size, sizeof(size), " SIZE=%lld", (long long)t->size);
+	if ((s->ehlo.ext & MTA_EXT_8BITMIME) && t->body != MSG_BODY_NONE)
+		strlcpy(body, t->body == MSG_BODY_8BITMIME ? " BODY=8BITMIME" :
+		    " BODY=7BIT", sizeof(body));
+	mta_send(s, "MAIL FROM:<%s>%s%s%s", t->sender, size, body,
+	    t->smtputf8 ? " SMTPUTF8" : "");
+}
+
 static void
 mta_txn_begin(struct mta_session *s)
 {
@@ -497,11 +521,7 @@ mta_txn_begin(struct mta_session *s)
 		mta_txn_end(s);
 		return;
 	}
-	if (s->ehlo.ext & MTA_EXT_SIZE)
-		mta_send(s, "MAIL FROM:<%s> SIZE=%lld", s->t->sender,
-		    (long long)s->t->size);
-	else
-		mta_send(s, "MAIL FROM:<%s>", s->t->sender);
+	mta_send_mail(s);
 	if (s->ehlo.ext & MTA_EXT_PIPELINING) {
 		while (mta_send_rcpt(s, 0))
 			;

@@ -5,16 +5,21 @@ deferred, 5xx bounced, with the remote text); a 421 and a slow server
 (the DATA timeout) defer; a message over the peer's SIZE bounces 5.3.4
 without MAIL; several messages over one connection (RSET between, at most
 mta max-messages-per-session); at most mta max-sessions-per-destination
-connections to one next hop and mta max-sessions in all."""
+connections to one next hop and mta max-sessions in all.  BODY=8BITMIME
+and SMTPUTF8 passed on; a message that needs SMTPUTF8 bounces (5.6.7) at
+a server without it."""
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gateway import Gateway, mkdtemp  # noqa: E402
+from dnsserver import DNSServer  # noqa: E402
+from gateway import Gateway, mkdtemp, write_file  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtpsink import SmtpSink  # noqa: E402
+from smtp import expect  # noqa: E402
 from tap import Tap, eq, true  # noqa: E402
 
 SENDER = "sender@outside.example.org"
@@ -40,13 +45,21 @@ def main():
         "cap.test": Sink(mkdtemp("mxgate-sink-")),
         "conc1.test": Sink(mkdtemp("mxgate-sink-"), delay=0.5),
         "conc2.test": Sink(mkdtemp("mxgate-sink-"), delay=0.5),
+        "utf8.test": Sink(mkdtemp("mxgate-sink-"), smtputf8=True),
+        "ascii.test": Sink(mkdtemp("mxgate-sink-")),
     }
+    # the bounces' next hop (the sender's domain) is looked up here, on
+    # loopback: it does not exist
+    dns = DNSServer({}).start()
+    d = mkdtemp()
+    write_file(os.path.join(d, "resolv.conf"), dns.resolv_conf())
     peers = list(ss.values()) + list(sk.values())
     for p in peers:
         p.start()
     transport = "".join("%s %s\n" % (d, p.relay)
                         for d, p in list(ss.items()) + list(sk.items()))
     config = ("queue retry-min 60s\nqueue retry-max 120s\n"
+              "resolver \"%s\"\n" % os.path.join(d, "resolv.conf") +
               "mta timeout data 2s\n"
               "mta timeout idle 60s\n"
               "mta max-sessions %d\n"
@@ -55,7 +68,7 @@ def main():
               "table transport file:transport\n"
               "relay for <domains> via <transport>\n"
               % (GLOBAL, PER_DEST, ", ".join(list(ss) + list(sk))))
-    gw = Gateway(None, config, {"transport": transport})
+    gw = Gateway(d, config, {"transport": transport})
     try:
         if not t.case("start gateway", gw.start):
             return t.exit()
@@ -171,6 +184,39 @@ def main():
         t.case("at most %d connections per next hop, %d in all"
                % (PER_DEST, GLOBAL), concurrency)
 
+        def send_params(rcpt, params):
+            """A message sent with MAIL parameters; its queue id."""
+            body = ("From: <%s>\r\nSubject: caf\u00e9\r\n\r\n"
+                    "\u00e9t\u00e9 8-bit body\r\n" % SENDER)
+            with gw.client() as c:
+                expect(c.banner(), 220)
+                expect(c.cmd("EHLO client.test"), 250)
+                expect(c.cmd("MAIL FROM:<%s> %s" % (SENDER, params)), 250)
+                expect(c.cmd("RCPT TO:<%s>" % rcpt), 250)
+                expect(c.cmd("DATA"), 354)
+                r = expect(c.data(body), 250)
+                c.cmd("QUIT")
+                return re.search(r"queued as (\S+)", r.last).group(1)
+
+        def utf8():
+            q = send_params("u@utf8.test", "BODY=8BITMIME SMTPUTF8")
+            gw.wait_log(r"%s: to=<u@utf8\.test>, .*status=sent" % q)
+            m = sk["utf8.test"].wait_count(1)[0]
+            true("BODY=8BITMIME" in m["mail_args"] and
+                 "SMTPUTF8" in m["mail_args"],
+                 "MAIL parameters not passed on", m["mail_args"])
+            true("\u00e9t\u00e9 8-bit body".encode().decode("latin-1")
+                 in m["data"], "8-bit body changed", m["data"])
+        t.case("BODY=8BITMIME and SMTPUTF8 passed on", utf8)
+
+        def no_utf8():
+            q = send_params("u@ascii.test", "SMTPUTF8")
+            gw.wait_log(r"%s: to=<u@ascii\.test>, .*status=bounced \(5\.6\.7 "
+                        r"SMTPUTF8 is required, but was not offered" % q)
+            eq(sk["ascii.test"].count(), 0, "messages at the sink")
+        t.case("SMTPUTF8 message to a server without it: bounced 5.6.7",
+               no_utf8)
+
         t.case("stop gateway cleanly", gw.stop)
 
         def reuse():
@@ -183,6 +229,7 @@ def main():
         gw.cleanup()
         for p in peers:
             p.cleanup()
+        dns.stop()
     return t.exit()
 
 

@@ -5,7 +5,7 @@ Run as its own process:
 
     python3 sink.py --addr 127.0.0.1 --port N --dir D \
         [--tempfail-rcpt ADDR]... [--permfail-rcpt ADDR]... \
-        [--size BYTES] [--delay SECONDS]
+        [--size BYTES] [--delay SECONDS] [--smtputf8]
 
 After each message's final dot it writes D/<n>.json
     {"n": n, "mail_from": "...", "rcpt_to": [...], "data": "...",
@@ -14,7 +14,8 @@ After each message's final dot it writes D/<n>.json
 1:1 to characters, i.e. latin-1) and answers "250 2.0.0 Ok: queued as <n>".
 D/ready appears once it listens.  SIGTERM stops it.
 --size is the SIZE it announces (default 100 MiB, larger MAIL SIZE= gets
-552); --delay waits before answering the final dot (a slow server).
+552); --delay waits before answering the final dot (a slow server);
+--smtputf8 announces SMTPUTF8.
 Each session appends "open PEER TIME" and "close PEER TIME" to
 D/sessions.log; each message also records "mail_args" (what followed
 MAIL FROM:<...>) and "pipelined" (RCPT was already sent with MAIL).
@@ -142,6 +143,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("250-PIPELINING")
                 self.reply("250-SIZE %d" % opts.size)
                 self.reply("250-8BITMIME")
+                if opts.smtputf8:
+                    self.reply("250-SMTPUTF8")
                 self.reply("250 ENHANCEDSTATUSCODES")
             elif verb == "HELO":
                 helo = arg
@@ -227,6 +230,7 @@ def main():
     ap.add_argument("--permfail-rcpt", action="append", default=[])
     ap.add_argument("--size", type=int, default=104857600)
     ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--smtputf8", action="store_true")
     opts = ap.parse_args()
     opts.tempfail = {a.lower() for a in opts.tempfail_rcpt}
     opts.permfail = {a.lower() for a in opts.permfail_rcpt}
@@ -267,7 +271,7 @@ class Sink:
     The port stays the same across stop()/start()."""
 
     def __init__(self, dir, port=None, addr="127.0.0.1", tempfail=(),
-                 permfail=(), size=None, delay=None):
+                 permfail=(), size=None, delay=None, smtputf8=False):
         self.dir = dir
         self.addr = addr
         self.port = port or free_port(addr)
@@ -278,6 +282,8 @@ class Sink:
             self.extra += ["--size", str(size)]
         if delay is not None:
             self.extra += ["--delay", str(delay)]
+        if smtputf8:
+            self.extra += ["--smtputf8"]
         self.proc = None
         os.makedirs(dir, exist_ok=True)
         self.logpath = os.path.join(dir, "sink.log")
