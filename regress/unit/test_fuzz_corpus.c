@@ -33,6 +33,7 @@
 #include "../fuzz/fuzz_envelope.c"
 #include "../fuzz/fuzz_smtp_bdat.c"
 #include "../fuzz/fuzz_bounce.c"
+#include "../fuzz/fuzz_mta_dns.c"
 
 static const struct {
 	const char	*name;
@@ -50,6 +51,7 @@ static const struct {
 	{ "envelope",	fuzz_envelope },
 	{ "smtp_bdat",	fuzz_smtp_bdat },
 	{ "bounce",	fuzz_bounce },
+	{ "mta_dns",	fuzz_mta_dns },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */
