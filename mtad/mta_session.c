@@ -968,8 +968,7 @@ mta_resolved(void *arg, enum mta_status status, const char *text,
 
 	s->dns = NULL;
 	if (status != MTA_OK) {
-		log_info("%s: %s: %s", s->t->msgid, s->relay.host, text);
-		mta_abandon(s, status, "%s", text);
+		mta_abandon(s, status, "%s", text);	/* logged per rcpt */
 		return;
 	}
 	s->route = *route;
