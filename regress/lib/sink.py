@@ -16,8 +16,8 @@ D/ready appears once it listens.  SIGTERM stops it.
 --size is the SIZE it announces (default 100 MiB, larger MAIL SIZE= gets
 552); --delay waits before answering the final dot (a slow server);
 --smtputf8 announces SMTPUTF8.
-Each session appends "open PEER TIME" and "close PEER TIME" to
-D/sessions.log; each message also records "mail_args" (what followed
+Each session appends "open PEER TIME" and "quit PEER TIME" (ended by
+QUIT) or "close PEER TIME" (any other end) to D/sessions.log; each message also records "mail_args" (what followed
 MAIL FROM:<...>) and "pipelined" (RCPT was already sent with MAIL).
 
 From a test, use the Sink class: Sink(dir).start(); .messages();
@@ -213,7 +213,7 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "QUIT":
                 # logged before the reply: the client may connect again
                 # as soon as it has it
-                self._session_log("close", peer)
+                self._session_log("quit", peer)
                 self.logged_close = True
                 self.reply("221 2.0.0 Bye")
                 return
@@ -390,7 +390,8 @@ class Sink:
         return [r for m in self.messages() for r in m["rcpt_to"]]
 
     def sessions(self):
-        """[(what, peer, time)] from sessions.log, in order."""
+        """[(what, peer, time)] from sessions.log, in order; what is
+        open, quit or close."""
         try:
             with open(os.path.join(self.dir, "sessions.log")) as f:
                 return [(w, p, float(t)) for w, p, t in
