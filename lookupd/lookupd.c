@@ -19,6 +19,10 @@
  * - every IMSG_LKA_RCPT gets exactly one IMSG_LKA_RCPT_RESULT with its
  *   peer id and reqid, every IMSG_LKA_ROUTE from queued one
  *   IMSG_LKA_ROUTE_RESULT; a malformed request is fatal to the link.
+ *   peer id and reqid; a malformed request is fatal to the link.
+ * - every IMSG_LKA_AUTH gets exactly one IMSG_LKA_AUTH_RESULT (lka_auth.c
+ *   checks the password); the password is wiped once checked and never
+ *   logged.
  */
 #include <sys/queue.h>
 
@@ -27,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <bsd/string.h>
 
@@ -251,12 +256,14 @@ lookupd_rcpt(struct imsgev *iev, struct imsg *imsg)
 	uint64_t		reqid;
 	char			client[LOOKUPD_CLIENT_MAX];
 	char			sender[LKA_ADDR_MAX], rcpt[LKA_ADDR_MAX];
+	char			authuser[LKA_AUTH_USER_MAX];
 
 	mreader_init(&r, imsg);
 	reqid = mr_u64(&r);
 	mr_str(&r, client, sizeof(client));
 	mr_str(&r, sender, sizeof(sender));
 	mr_str(&r, rcpt, sizeof(rcpt));
+	mr_str(&r, authuser, sizeof(authuser));
 	if (mr_end(&r) == -1 || imsg->fd != -1) {
 		imsgev_fail(iev, "malformed recipient request");
 		return;
@@ -264,8 +271,8 @@ lookupd_rcpt(struct imsgev *iev, struct imsg *imsg)
 	lka_result_init(&res);
 	if (lookupd_tables == NULL)
 		lka_result_set(&res, LKA_TEMPFAIL, "Temporary lookup failure");
-	else if (lka_decide(lookupd_tables, client, sender, rcpt,
-	    &res) == -1) {
+	else if (lka_decide_auth(lookupd_tables, client, sender, rcpt,
+	    authuser, &res) == -1) {
 		lka_result_free(&res);
 		imsgev_fail(iev, "bad client address or recipient in request");
 		return;
@@ -277,12 +284,87 @@ lookupd_rcpt(struct imsgev *iev, struct imsg *imsg)
 	lka_result_free(&res);
 }
 
+/* Where an IMSG_LKA_AUTH_RESULT goes, once the check is done. */
+struct lookupd_auth_req {
+	uint32_t	 peerid;
+	uint64_t	 reqid;
+};
+
+static void
+lookupd_auth_done(void *arg, enum lka_auth_status status)
+{
+	struct lookupd_auth_req	*req = arg;
+	struct imsgev		*iev;
+	struct mbuf		 m;
+
+	if ((iev = worker_peer(PROC_SMTPD)) != NULL) {
+		mbuf_init(&m);
+		mbuf_add_u64(&m, req->reqid);
+		mbuf_add_u32(&m, status);
+		if (imsgev_compose_mbuf(iev, IMSG_LKA_AUTH_RESULT,
+		    req->peerid, -1, &m) == -1)
+			fatal("auth reply to smtpd");
+	}			/* else smtpd restarted: nobody waits */
+	free(req);
+}
+
+/* smtpd sends printable user names without spaces; they reach log lines. */
+static int
+lookupd_auth_user_ok(const char *user)
+{
+	for (; *user != '\0'; user++)
+		if (*user < 0x21 || *user > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* IMSG_LKA_AUTH: u64 reqid, str table, str username, str password */
+static void
+lookupd_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	struct lookupd_auth_req	*req;
+	struct mreader		 r;
+	uint64_t		 reqid;
+	char			 table[CONF_NAME_MAX];
+	char			 user[LKA_AUTH_USER_MAX];
+	char			 pass[LKA_AUTH_PASS_MAX];
+
+	mreader_init(&r, imsg);
+	reqid = mr_u64(&r);
+	mr_str(&r, table, sizeof(table));
+	mr_str(&r, user, sizeof(user));
+	mr_str(&r, pass, sizeof(pass));
+	if (mr_end(&r) == -1 || imsg->fd != -1 || user[0] == '\0' ||
+	    !lookupd_auth_user_ok(user)) {
+		explicit_bzero(pass, sizeof(pass));
+		explicit_bzero(imsg->data, imsg->datalen);
+		imsgev_fail(iev, "malformed auth request");
+		return;
+	}
+	explicit_bzero(imsg->data, imsg->datalen);
+	log_debug("%016llx: auth user %s against <%s>",
+	    (unsigned long long)reqid, user, table);
+	if ((req = malloc(sizeof(*req))) == NULL)
+		fatal("auth request");
+	req->peerid = imsg->hdr.peerid;
+	req->reqid = reqid;
+	if (lookupd_tables == NULL)
+		lookupd_auth_done(req, LKA_AUTH_TEMPFAIL);
+	else
+		lka_auth_start(lookupd_tables, table, user, pass,
+		    lookupd_auth_done, req);
+	explicit_bzero(pass, sizeof(pass));
+}
+
 static void
 lookupd_smtpd_msg(struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_LKA_RCPT:
 		lookupd_rcpt(iev, imsg);
+		break;
+	case IMSG_LKA_AUTH:
+		lookupd_auth(iev, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message");

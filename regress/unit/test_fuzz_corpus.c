@@ -33,6 +33,7 @@
 #include "../fuzz/fuzz_envelope.c"
 #include "../fuzz/fuzz_smtp_bdat.c"
 #include "../fuzz/fuzz_bounce.c"
+#include "../fuzz/fuzz_smtp_auth.c"
 #include "../fuzz/fuzz_mta_dns.c"
 
 static const struct {
@@ -51,6 +52,7 @@ static const struct {
 	{ "envelope",	fuzz_envelope },
 	{ "smtp_bdat",	fuzz_smtp_bdat },
 	{ "bounce",	fuzz_bounce },
+	{ "smtp_auth",	fuzz_smtp_auth },
 	{ "mta_dns",	fuzz_mta_dns },
 };
 
