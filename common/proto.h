@@ -11,7 +11,7 @@
 #ifndef MXGATE_PROTO_H
 #define MXGATE_PROTO_H
 
-#define MXGATE_PROTO_VERSION	1
+#define MXGATE_PROTO_VERSION	2
 
 enum proc_id {
 	PROC_PARENT,
