@@ -5,8 +5,9 @@
  * answers read when the socket is readable (ldap_result with a zero
  * timeout), so a slow directory never blocks the loop.
  *
- * Used by lookupd's ldap tables (lookupd/table_ldap.c); smtpctl may use
- * it for a one-shot export by running the loop until its searches end.
+ * Used by lookupd's ldap tables (lookupd/table_ldap.c) and, for SMTP
+ * AUTH, their bind checks (lookupd/lka_auth_ldap.c); smtpctl may use it
+ * for a one-shot export by running the loop until its searches end.
  */
 #ifndef MXGATE_LDAP_CONN_H
 #define MXGATE_LDAP_CONN_H

@@ -21,7 +21,10 @@
  * LKA_AUTH_FAILED; a directory that cannot answer (down, timing out, a
  * missing search base, any other error) is LKA_AUTH_TEMPFAIL, with one
  * log line naming the server and the error.  Nothing is cached: each
- * login asks the directory.  The password is copied once, for the bind,
+ * login asks the directory.  At most LKA_AUTH_LDAP_MAX checks run at a
+ * time (each may hold a connection to the directory): beyond, TEMPFAIL,
+ * logged once per burst, so a flood of AUTH attempts cannot open
+ * unbounded connections to a domain controller.  The password is copied once, for the bind,
  * and wiped as soon as the bind is sent (or the check ends without one).
  */
 #include <stdio.h>
@@ -37,6 +40,8 @@
 #include "lka.h"
 #include "log.h"
 #include "table.h"
+
+#define LKA_AUTH_LDAP_MAX	64	/* checks in flight */
 
 struct lka_auth_ldap {
 	char			 table[CONF_NAME_MAX];
@@ -55,12 +60,17 @@ struct lka_auth_ldap {
 	void			*arg;
 };
 
+static size_t	lka_auth_ldap_inflight;
+static int	lka_auth_ldap_full_logged;
+
 static void
 lka_auth_ldap_end(struct lka_auth_ldap *op, enum lka_auth_status status)
 {
 	lka_auth_done	 done = op->done;
 	void		*arg = op->arg;
 
+	if (--lka_auth_ldap_inflight == 0)
+		lka_auth_ldap_full_logged = 0;
 	explicit_bzero(op, sizeof(*op));
 	free(op);
 	done(arg, status);
@@ -231,10 +241,20 @@ lka_auth_ldap(struct table *t, const char *user, const char *password,
 		done(arg, LKA_AUTH_FAILED);
 		return;
 	}
+	if (lka_auth_ldap_inflight >= LKA_AUTH_LDAP_MAX) {
+		if (!lka_auth_ldap_full_logged)
+			log_warnx("table %s: auth user %s: %d password checks "
+			    "already running, answering 454", t->name, user,
+			    LKA_AUTH_LDAP_MAX);
+		lka_auth_ldap_full_logged = 1;
+		done(arg, LKA_AUTH_TEMPFAIL);
+		return;
+	}
 	if (lc->active_directory)
 		attrs[0] = "userAccountControl";
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		fatal("ldap auth");
+	lka_auth_ldap_inflight++;
 	strlcpy(op->table, t->name, sizeof(op->table));
 	strlcpy(op->user, user, sizeof(op->user));
 	strlcpy(op->pass, password, sizeof(op->pass));
