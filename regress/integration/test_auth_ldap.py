@@ -9,8 +9,8 @@ too).  The gateway has a `tls ... auth <users>' listener on
 active_directory) and `relay from authenticated' to the sink.  Real
 clients: smtplib starttls + login PLAIN and LOGIN, a raw client for
 exact replies.  Cases: the right password 235 and the message relayed;
-wrong password, unknown user, disabled account, two entries matching,
-empty password 535; filter injection (`*', `al*', `alice)(...=*') with
+wrong password, unknown user, an entry without userPassword, disabled
+account, two entries matching, empty password (PLAIN and LOGIN) 535; filter injection (`*', `al*', `alice)(...=*') with
 alice's own password 535, so no name binds as someone else; slapd
 stopped 454 with a log line naming the server; slapd back 235."""
 
@@ -31,7 +31,8 @@ from sink import Sink, free_port  # noqa: E402
 from slapd import BIND_DN, BIND_PW, SUFFIX, Slapd  # noqa: E402
 from smtp import expect  # noqa: E402
 from tap import Tap, eq, true  # noqa: E402
-from test_auth import SMTPD_LOG, make_cert, plain, raw_tls  # noqa: E402
+from test_auth import SMTPD_LOG, b64, make_cert, plain  # noqa: E402
+from test_auth import raw_tls  # noqa: E402
 from test_auth import sink_has, tls_context  # noqa: E402
 from test_ldap import make_tls  # noqa: E402
 
@@ -52,10 +53,13 @@ def ssha(password):
 
 
 def user(cn, ou, password, uac=512):
-    return ("dn: cn=%s,%s\nobjectClass: user\ncn: %s\nsn: %s\n"
+    text = ("dn: cn=%s,%s\nobjectClass: user\ncn: %s\nsn: %s\n"
             "sAMAccountName: %s\nmail: %s@example1.com\n"
-            "userAccountControl: %d\nuserPassword: %s\n\n"
-            % (cn, ou, cn, cn, cn.split("-")[0], cn, uac, password))
+            "userAccountControl: %d\n"
+            % (cn, ou, cn, cn, cn.split("-")[0], cn, uac))
+    if password:
+        text += "userPassword: %s\n" % password
+    return text + "\n"
 
 
 LDIF = (
@@ -66,7 +70,8 @@ LDIF = (
     user("carol", USERS, ssha(PASSWORDS["carol"]), uac=514) +
     # two entries with sAMAccountName "dup": ambiguous, never a login
     user("dup", USERS, ssha(PASSWORDS["dup"])) +
-    user("dup-2", OTHERS, ssha(PASSWORDS["dup"])))
+    user("dup-2", OTHERS, ssha(PASSWORDS["dup"])) +
+    user("erin", USERS, None))             # no userPassword at all
 
 USERS_CONF = """\
 # credentials: one user entry by sAMAccountName, then a bind as it
@@ -134,6 +139,8 @@ def refusals(t, gw, port, ctx):
 
     t.case("wrong password: 535 5.7.8", refused, "alice", WRONG)
     t.case("unknown user: 535 5.7.8", refused, "mallory", WRONG)
+    t.case("an entry without userPassword: 535 5.7.8", refused, "erin",
+           WRONG)
     t.case("disabled account (userAccountControl 514) with its right "
            "password: 535, 'account disabled' logged", refused, "carol",
            PASSWORDS["carol"], r"table users: auth user carol: account "
@@ -144,6 +151,15 @@ def refusals(t, gw, port, ctx):
     t.case("empty password (an LDAP unauthenticated bind): 535, logged",
            refused, "alice", "",
            r"table users: auth user alice: empty password refused")
+    def login_empty():
+        c, _ = raw_tls(port, ctx)
+        with c:
+            expect(c.cmd("AUTH LOGIN"), 334)
+            expect(c.cmd(b64("alice")), 334)
+            eq(c.cmd("", timeout=30).last,
+               "535 5.7.8 Authentication credentials invalid",
+               "AUTH LOGIN with an empty password line")
+    t.case("AUTH LOGIN with an empty password: 535", login_empty)
     for inj in ("*", "al*", "alice)(sAMAccountName=*", "*)(cn=alice"):
         t.case("filter injection %r with alice's password: 535, nobody "
                "logged in" % inj, refused, inj, PASSWORDS["alice"])
@@ -153,7 +169,7 @@ def refusals(t, gw, port, ctx):
         expect(auth_reply(port, ctx, "alice", PASSWORDS["alice"]), 235,
                what="alice after the refusals")
         eq(gw.log_count(r"client=\[127\.0\.0\.1\], sasl_method=\w+, "
-                        r"sasl_username=(\*|al\*|alice\)|carol|dup)",
+                        r"sasl_username=(\*|al\*|alice\)|carol|dup|erin)",
                         since=0), 0,
            "successful logins of refused names", gw.log_tail(20))
         true(gw.log_count(r"sasl_username=alice$", since=mark) == 1,
