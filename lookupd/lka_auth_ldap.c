@@ -24,8 +24,9 @@
  * login asks the directory.  At most LKA_AUTH_LDAP_MAX checks run at a
  * time (each may hold a connection to the directory): beyond, TEMPFAIL,
  * logged once per burst, so a flood of AUTH attempts cannot open
- * unbounded connections to a domain controller.  The password is copied once, for the bind,
- * and wiped as soon as the bind is sent (or the check ends without one).
+ * unbounded connections to a domain controller.  The password is kept
+ * only for the bind and wiped from each of our buffers as soon as the
+ * bind is sent (or the check ends without one).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,9 +10,10 @@ active_directory) and `relay from authenticated' to the sink.  Real
 clients: smtplib starttls + login PLAIN and LOGIN, a raw client for
 exact replies.  Cases: the right password 235 and the message relayed;
 wrong password, unknown user, an entry without userPassword, disabled
-account, two entries matching, empty password (PLAIN and LOGIN) 535; filter injection (`*', `al*', `alice)(...=*') with
-alice's own password 535, so no name binds as someone else; slapd
-stopped 454 with a log line naming the server; slapd back 235."""
+account, two entries matching, empty password (PLAIN and LOGIN) 535;
+filter injection (`*', `al*', `alice)(...=*') with alice's own password
+535, so no name binds as someone else; slapd stopped 454 with a log line
+naming the server; slapd back 235."""
 
 import base64
 import hashlib
