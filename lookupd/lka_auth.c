@@ -37,7 +37,13 @@
  * - the table's service connection is never rebound as a user: the
  *   user's bind has a connection of its own, closed once answered;
  * - nothing is cached: every login asks the directory, and the password
- *   is wiped from our buffers as soon as the bind is sent.
+ *   is wiped from our buffers as soon as the bind is sent;
+ * - at most 64 checks run at a time (each may hold a connection to the
+ *   directory); beyond, TEMPFAIL.
+ * The equal-cost guarantee for unknown users is the hash tables' only:
+ * an unknown ldap user is answered without a bind, one round trip to
+ * the directory sooner (smtpd's growing delay after each failure is far
+ * longer).
  */
 #include <crypt.h>
 #include <stdio.h>

@@ -12,8 +12,9 @@ exact replies.  Cases: the right password 235 and the message relayed;
 wrong password, unknown user, an entry without userPassword, disabled
 account, two entries matching, empty password (PLAIN and LOGIN) 535;
 filter injection (`*', `al*', `alice)(...=*') with alice's own password
-535, so no name binds as someone else; slapd stopped 454 with a log line
-naming the server; slapd back 235."""
+535, so no name binds as someone else; the table's own connection made
+once and kept through every login; a second table on ldaps://; slapd
+stopped 454 with a log line naming the server; slapd back 235."""
 
 import base64
 import hashlib
@@ -127,7 +128,7 @@ def logins(t, gw, sink, port, ctx):
                run)
 
 
-def refusals(t, gw, port, ctx):
+def refusals(t, gw, port, ctx, d):
     def refused(name, password, log=None):
         mark = gw.mark()
         eq(auth_reply(port, ctx, name, password).last,
@@ -175,8 +176,13 @@ def refusals(t, gw, port, ctx):
            "successful logins of refused names", gw.log_tail(20))
         true(gw.log_count(r"sasl_username=alice$", since=mark) == 1,
              "alice's login not logged")
+        eq(gw.log_count(r"table users: connected to %s as %s$"
+                        % (re.escape(d.url), re.escape(BIND_DN))), 1,
+           "service connections made by the table", gw.log_tail(20))
     t.case("alice still logs in; no refused name was ever logged as a "
-           "successful login", after)
+           "successful login; the table's service connection, bound as "
+           "its bind_dn, was made once and kept through every login",
+           after)
 
 
 def outage(t, gw, port, ctx, d):
@@ -228,24 +234,40 @@ def main():
             f.write("security simple_bind=128\n")
         mx_crt, mx_key = make_cert(tmp)
         ctx = tls_context(mx_crt)
-        port = free_port()
+        port, port2 = free_port(), free_port()
         conf = classic_config() + (
             "smtp timeout 20s\n"
             "table users ldap:users.conf\n"
+            "table users2 ldap:users-ldaps.conf\n"
             'pki %s cert "%s" key "%s"\n'
             "listen on 127.0.0.1 port %d tls pki %s auth <users>\n"
+            "listen on 127.0.0.1 port %d tls pki %s auth <users2>\n"
             'relay from authenticated via "%s"\n'
-            % (HOSTNAME, mx_crt, mx_key, port, HOSTNAME, sink.relay))
+            % (HOSTNAME, mx_crt, mx_key, port, HOSTNAME, port2, HOSTNAME,
+               sink.relay))
         gw = Gateway(None, conf, classic_tables(sink.relay))
         write_file(gw.path("users.conf"), USERS_CONF % {
             "url": d.url, "ca": ca, "binddn": BIND_DN, "base": SUFFIX})
+        # the same directory over ldaps://, StartTLS off
+        write_file(gw.path("users-ldaps.conf"), USERS_CONF.replace(
+            "start_tls = yes\n", "") % {
+            "url": d.ldaps_url, "ca": ca, "binddn": BIND_DN,
+            "base": SUFFIX})
         write_file(gw.path("users.pw"), BIND_PW + "\n", mode=0o600)
         if not t.case("slapd (StartTLS, binds only under TLS) and a "
                       "gateway with `auth <users>' on an ldap table start",
                       lambda: (d.start(), gw.start())):
             return t.exit()
         logins(t, gw, sink, port, ctx)
-        refusals(t, gw, port, ctx)
+
+        def ldaps():
+            expect(auth_reply(port2, ctx, "alice", PASSWORDS["alice"]), 235,
+                   what="alice against the ldaps:// table")
+            eq(auth_reply(port2, ctx, "alice", WRONG).code, 535,
+               "wrong password against the ldaps:// table")
+        t.case("a table on ldaps:// (the bind connection speaks TLS from "
+               "the start too): 235, wrong password 535", ldaps)
+        refusals(t, gw, port, ctx, d)
         outage(t, gw, port, ctx, d)
         t.case("no worker died (the bind connection needs no syscall "
                "lookupd lacks)",
