@@ -14,13 +14,15 @@ account, two entries matching, empty password (PLAIN and LOGIN) 535;
 filter injection (`*', `al*', `alice)(...=*') with alice's own password
 535, so no name binds as someone else; the table's own connection made
 once and kept through every login; a second table on ldaps://; slapd
-stopped 454 with a log line naming the server; slapd back 235."""
+hung (SIGSTOP) or stopped 454 with a log line naming the server; slapd
+back 235."""
 
 import base64
 import hashlib
 import os
 import re
 import shutil
+import signal
 import smtplib
 import sys
 import time
@@ -186,6 +188,20 @@ def refusals(t, gw, port, ctx, d):
 
 
 def outage(t, gw, port, ctx, d):
+    def hung():
+        mark = gw.mark()
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            r = auth_reply(port, ctx, "alice", PASSWORDS["alice"])
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        eq(r.last, "454 4.7.0 Temporary authentication failure",
+           "AUTH while slapd does not answer", gw.log_tail(10))
+        gw.wait_log(r"table users: auth user alice: ldap server " +
+                    re.escape(d.url) + r".*timed out", since=mark)
+    t.case("slapd hung (SIGSTOP): 454 4.7.0 at the table's timeout, a log "
+           "line naming the server", hung)
+
     def down():
         d.stop()
         mark = gw.mark()
