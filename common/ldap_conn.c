@@ -813,9 +813,10 @@ ldap_conn_free(struct ldap_conn *c)
  * A check is a struct ldap_conn of its own with check_cb set, made from
  * the service connection: only the server that one uses, bind_dn and
  * bind_pw the user's.  It runs the same states (connect, StartTLS or
- * ldaps, bind) with the same phase timers; the hooks above end it instead
- * of backing off or retrying, and the bind's answer ends it too.  The
- * answer is delivered from a zero-timeout event, then the check freed.
+ * ldaps, bind) under the same timer (the table's timeout, from connect
+ * to the bind's answer); the hooks above end it instead of backing off
+ * or retrying, and the bind's answer ends it too.  The answer is
+ * delivered from a zero-timeout event, then the check freed.
  */
 
 static void
