@@ -57,20 +57,30 @@ check_status_line(const char *line, size_t len)
 static const char dsn_part[] =
     "\r\nContent-Type: message/delivery-status\r\n\r\n";
 
+/*
+ * Where the returned message starts: its part header, the first line
+ * that is exactly that.  Part headers start a line; the values we were
+ * given never do before it (the To: header quotes the sender), and the
+ * returned message, which may spell anything, comes after it.
+ */
+static const char *
+find_returned(const char *s, const struct bounce *b)
+{
+	char hdr[128];
+
+	snprintf(hdr, sizeof(hdr), "\r\nContent-Description: %s%s\r\n",
+	    b->kind == BOUNCE_FAILURE ? "Undelivered Message" : "Message",
+	    b->ret == DSN_RET_HDRS ? " Headers" : "");
+	return strstr(s, hdr);
+}
+
 static void
-check_output(const char *s, size_t len)
+check_output(const char *s, size_t len, const struct bounce *b)
 {
 	const char *orig, *status, *p, *nl;
 	size_t i;
 
-	/*
-	 * Part headers start a line; the values we were given never do
-	 * (the To: header quotes the sender), so anchoring on CR LF keeps
-	 * a value that spells a part header from being taken for one.
-	 */
-	orig = strstr(s, "\r\nContent-Description: Undelivered Message");
-	if (orig == NULL)
-		orig = strstr(s, "\r\nContent-Description: Message");
+	orig = find_returned(s, b);
 	FUZZ_ASSERT(orig != NULL);
 	for (i = 0; s + i < orig; i++) {
 		if (s[i] == '\n')
@@ -133,7 +143,7 @@ fuzz_bounce(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(bounce_write(out, &b, in) == 0);
 	fclose(in);
 	FUZZ_ASSERT(fclose(out) == 0);
-	check_output(buf, len);
+	check_output(buf, len, &b);
 	free(buf);
 	return 0;
 }
