@@ -188,8 +188,9 @@ enum mta_dns_rc
 mta_dns_mx_answer(const unsigned char *pkt, size_t len, uint16_t id,
     const char *name, struct mta_mx *mx, size_t max, size_t *n)
 {
-	size_t	 off = DNS_HDR;
-	int	 rcode;
+	enum mta_dns_rc	 rc;
+	size_t		 off = DNS_HDR;
+	int		 rcode;
 
 	*n = 0;
 	if (len < DNS_HDR || get16(pkt) != id || !(pkt[2] & 0x80) ||
@@ -204,5 +205,8 @@ mta_dns_mx_answer(const unsigned char *pkt, size_t len, uint16_t id,
 		return MTA_DNS_NXDOMAIN;
 	if (rcode != 0)
 		return MTA_DNS_SERVFAIL;
-	return dns_answers(pkt, len, off, get16(pkt + 6), mx, max, n);
+	if ((rc = dns_answers(pkt, len, off, get16(pkt + 6), mx, max, n)) !=
+	    MTA_DNS_ANSWER)
+		*n = 0;		/* the records before a bad one are no answer */
+	return rc;
 }

@@ -161,16 +161,23 @@ export_done(void *arg, int status, const char *why)
 	struct export_search	*s = arg;
 	struct export		*x = s->x;
 
-	if (status == LDAP_CONN_ERROR) {
+	/* the first failure says why; the others repeat it */
+	if (status == LDAP_CONN_ERROR && !x->failed) {
 		fprintf(stderr, "smtpctl: ldap-export: %s\n", why);
 		x->failed = 1;
-	} else if (status == LDAP_CONN_NOSUCHOBJECT) {
+	} else if (status == LDAP_CONN_NOSUCHOBJECT && !x->failed) {
 		fprintf(stderr, "smtpctl: ldap-export: a search base does "
 		    "not exist: %s\n", why);
 		x->failed = 1;
-	}
+	} else if (status != LDAP_CONN_OK)
+		x->failed = 1;
 	free(s);
-	if (--x->outstanding == 0 || x->failed)
+	/*
+	 * Not before every search is done, even after a failure: a search
+	 * not yet delivered still owns its export_search, and
+	 * ldap_conn_free() would drop it without a callback.
+	 */
+	if (--x->outstanding == 0)
 		event_base_loopbreak(x->base);
 }
 
@@ -299,7 +306,7 @@ ldap_export_main(int argc, char **argv)
 	explicit_bzero(lc.bind_pw, sizeof(lc.bind_pw));
 	if (export_searches(&x, c, &lc) == -1)
 		x.failed = 1;
-	if (x.outstanding > 0 && !x.failed)
+	if (x.outstanding > 0)
 		event_base_dispatch(x.base);
 	n = x.failed ? -1 : export_write(&x, argv[1], argv[2]);
 	ldap_conn_free(c);

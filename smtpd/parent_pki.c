@@ -161,6 +161,18 @@ parent_pki_commit(void)
 	pki_pending.n = 0;
 }
 
+/*
+ * A string field of exactly len bytes: tls_load_file() does not
+ * NUL-terminate what it reads, so mbuf_add_str()'s strlen() would run
+ * past the end of the buffer.
+ */
+static void
+pki_add_blob(struct mbuf *m, const uint8_t *p, size_t len)
+{
+	mbuf_add_u32(m, (uint32_t)len);
+	mbuf_add_data(m, p, len);
+}
+
 void
 parent_pki_send(struct worker_proc *wp)
 {
@@ -170,8 +182,10 @@ parent_pki_send(struct worker_proc *wp)
 	for (i = 0; i < pki_current.n; i++) {
 		mbuf_init(&m);
 		mbuf_add_str(&m, pki_current.v[i].name);
-		mbuf_add_str(&m, (const char *)pki_current.v[i].cert);
-		mbuf_add_str(&m, (const char *)pki_current.v[i].key);
+		pki_add_blob(&m, pki_current.v[i].cert,
+		    pki_current.v[i].certlen);
+		pki_add_blob(&m, pki_current.v[i].key,
+		    pki_current.v[i].keylen);
 		if (m.buf != NULL && !m.err) {
 			if (imsgev_compose(&wp->iev, IMSG_CONF_PKI, 0, -1,
 			    m.buf, m.len) == -1)

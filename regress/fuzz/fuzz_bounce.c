@@ -54,15 +54,33 @@ check_status_line(const char *line, size_t len)
 	FUZZ_ASSERT(fields[i] != NULL);
 }
 
+static const char dsn_part[] =
+    "\r\nContent-Type: message/delivery-status\r\n\r\n";
+
+/*
+ * Where the returned message starts: its part header, the first line
+ * that is exactly that.  Part headers start a line; the values we were
+ * given never do before it (the To: header quotes the sender), and the
+ * returned message, which may spell anything, comes after it.
+ */
+static const char *
+find_returned(const char *s, const struct bounce *b)
+{
+	char hdr[128];
+
+	snprintf(hdr, sizeof(hdr), "\r\nContent-Description: %s%s\r\n",
+	    b->kind == BOUNCE_FAILURE ? "Undelivered Message" : "Message",
+	    b->ret == DSN_RET_HDRS ? " Headers" : "");
+	return strstr(s, hdr);
+}
+
 static void
-check_output(const char *s, size_t len)
+check_output(const char *s, size_t len, const struct bounce *b)
 {
 	const char *orig, *status, *p, *nl;
 	size_t i;
 
-	orig = strstr(s, "Content-Description: Undelivered Message");
-	if (orig == NULL)
-		orig = strstr(s, "Content-Description: Message");
+	orig = find_returned(s, b);
 	FUZZ_ASSERT(orig != NULL);
 	for (i = 0; s + i < orig; i++) {
 		if (s[i] == '\n')
@@ -73,9 +91,9 @@ check_output(const char *s, size_t len)
 			FUZZ_ASSERT((unsigned char)s[i] >= 0x20 ||
 			    s[i] == '\t');
 	}
-	status = strstr(s, "Content-Type: message/delivery-status\r\n\r\n");
+	status = strstr(s, dsn_part);
 	FUZZ_ASSERT(status != NULL && status < orig);
-	p = status + strlen("Content-Type: message/delivery-status\r\n\r\n");
+	p = status + strlen(dsn_part);
 	for (; (nl = strstr(p, "\r\n")) != NULL && strncmp(p, "--=_", 4) != 0;
 	    p = nl + 2)
 		check_status_line(p, (size_t)(nl - p));
@@ -125,7 +143,7 @@ fuzz_bounce(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(bounce_write(out, &b, in) == 0);
 	fclose(in);
 	FUZZ_ASSERT(fclose(out) == 0);
-	check_output(buf, len);
+	check_output(buf, len, &b);
 	free(buf);
 	return 0;
 }
