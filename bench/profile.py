@@ -58,7 +58,8 @@ def main():
         perf(srv, "accept", lambda: bench.accept_and_relay(
             srv, sink, bench.N_MSGS, "p"), d)
     if "reject" in what:
-        perf(srv, "reject", lambda: bench.reject_flood(srv, "p"), d)
+        perf(srv, "reject", lambda: bench.reject_flood(
+            srv, "p", bench.REJ_SESSIONS), d)
     srv.stop()
     sink.stop()
     return 0

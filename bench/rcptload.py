@@ -5,7 +5,11 @@ recipient table of bench/lookups.py, half unknown), RSET + MAIL every
 PER_MAIL RCPTs, until TOTAL RCPTs were answered by all sessions.  No DATA.
 Prints one line "accepted=N rejected=N other=N errors=N seconds=S".
 
-    rcptload.py HOST PORT TOTAL CONC NENTRIES SEED
+    rcptload.py HOST PORT TOTAL CONC NENTRIES SEED [sweep:I:N]
+
+With sweep:I:N (bench/ldap.py's cold pass) the RCPTs are, in a shuffled
+order, each address user<k> and nouser<k> with k % N == I exactly once,
+shared out to the sessions as they go; TOTAL is then ignored.
 """
 
 import asyncio
@@ -26,7 +30,22 @@ async def reply(r):
             return int(line[:3])
 
 
-async def session(host, port, quota, nent, rng, stats):
+def random_keys(nent, rng):
+    """Endless: (k, unknown?) half existing users, half unknown."""
+    i = 0
+    while True:
+        yield rng.randrange(nent), bool(i & 1)
+        i += 1
+
+
+def sweep_keys(nent, rng, part, parts):
+    """Every (k, unknown?) of this part once, shuffled."""
+    keys = [(k, u) for k in range(part, nent, parts) for u in (False, True)]
+    rng.shuffle(keys)
+    return keys
+
+
+async def session(host, port, quota, keys, stats):
     r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
     try:
         if await reply(r) != 220:
@@ -38,12 +57,15 @@ async def session(host, port, quota, nent, rng, stats):
             raise ValueError("EHLO/MAIL")
         done = since_mail = 0
         while done < quota:
-            n = min(BATCH, quota - done)
             cmds = []
-            for i in range(n):
-                k = rng.randrange(nent)
+            for k, unknown in keys:
                 cmds.append(b"RCPT TO:<%suser%d@example%d.com>\r\n"
-                            % (b"no" if i & 1 else b"", k, 1 + k % 3))
+                            % (b"no" if unknown else b"", k, 1 + k % 3))
+                if len(cmds) == min(BATCH, quota - done):
+                    break
+            n = len(cmds)
+            if n == 0:
+                break
             w.write(b"".join(cmds))
             await w.drain()
             for i in range(n):
@@ -72,10 +94,17 @@ async def main():
     nent, seed = int(sys.argv[5]), int(sys.argv[6])
     stats = {"accepted": 0, "rejected": 0, "other": 0, "errors": 0}
     rng = random.Random(seed)
+    if len(sys.argv) > 7:
+        _, part, parts = sys.argv[7].split(":")
+        keys = iter(sweep_keys(nent, rng, int(part), int(parts)))
+        total = 2 * len(range(int(part), nent, int(parts)))
+        total += conc   # each session stops when the keys run out
+    else:
+        keys = random_keys(nent, rng)
 
     async def one(quota):
         try:
-            await session(host, port, quota, nent, rng, stats)
+            await session(host, port, quota, keys, stats)
         except Exception as e:  # counted, and said once
             stats["errors"] += 1
             print("# session: %s" % e, file=sys.stderr)
