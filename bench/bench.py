@@ -763,7 +763,7 @@ def report(results, extra):
     text = "\n".join(lines) + "\n"
     print()
     print(text, flush=True)
-    path = os.path.join(HERE, "results-%s.md" % date)
+    path = os.path.join(HERE, "results.md")   # the latest run; git keeps the rest
     with open(path, "w") as f:
         f.write(text)
     say("written to %s" % path)
