@@ -173,6 +173,7 @@ imsgev_fail(struct imsgev *iev, const char *why)
 {
 	if (iev->ev == NULL || iev->closing)
 		return;
+	iev->faulted = 1;
 	imsgev_closing(iev, why, 1);
 	/* finish outside the caller: from this dispatch, or the loop */
 	if (!iev->dispatching) {
@@ -270,6 +271,7 @@ imsgev_do_read(struct imsgev *iev)
 		if ((r = imsg_get(&iev->ibuf, &imsg)) == 0)
 			break;
 		if (r == -1) {
+			iev->faulted = 1;
 			imsgev_closing(iev, "malformed message", 1);
 			break;
 		}

@@ -26,6 +26,7 @@ struct imsgev {
 	const char	*peername;	/* for log lines: "lookupd", ... */
 	short		 events;
 	int		 closing;
+	int		 faulted;	/* closed for what the peer sent */
 	int		 dispatching;
 };
 

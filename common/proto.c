@@ -33,6 +33,8 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_STOP),
 	N(IMSG_CTL_DATA),
 	N(IMSG_CTL_END),
+	N(IMSG_PEER_FAULT),
+	N(IMSG_CTL_TEST_HOOK),
 };
 
 static const char *const proc_names[PROC_COUNT] = {

@@ -83,6 +83,16 @@ enum imsg_type {
 	IMSG_CTL_DATA,		/* str: one line of output */
 	IMSG_CTL_END,		/* u32 0 = ok, else failed; str message */
 
+	/* robustness: a worker that closed a peer's link because of a
+	 * malformed or unexpected message names the sender; the parent
+	 * restarts it (the restart relinks both). */
+	IMSG_PEER_FAULT,	/* worker -> parent: u32 proc_id of the peer */
+	/* Test hooks (regress/build only, -DMXGATE_TEST_HOOKS): a worker
+	 * attempts what its sandbox forbids or sends bad frames.  A release
+	 * parent answers "not supported"; a release worker fails the link. */
+	IMSG_CTL_TEST_HOOK,	/* smtpctl -> parent: str worker, str action;
+				 * parent -> worker: str action */
+
 	IMSG_TYPE_COUNT
 };
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mbuf.h"
 #include "sandbox.h"
+#include "test_hook.h"
 #include "worker.h"
 
 #define CONF_TEXT_MAX	(16 * 1024 * 1024)
@@ -128,10 +129,24 @@ worker_conf_end(struct imsgev *iev)
 	worker_ready(0, "");
 }
 
+/* The peer said something malformed or unexpected: the parent restarts it. */
+static void
+worker_peer_fault(enum proc_id id)
+{
+	struct mbuf m;
+
+	mbuf_init(&m);
+	mbuf_add_u32(&m, id);
+	imsgev_compose_mbuf(&w.parent, IMSG_PEER_FAULT, 0, -1, &m);
+}
+
 static void
 worker_peer_closed(struct imsgev *iev)
 {
 	enum proc_id id = (enum proc_id)(intptr_t)iev->arg;
+
+	if (iev->faulted)
+		worker_peer_fault(id);
 
 	if (w.ops->peer_down != NULL)
 		w.ops->peer_down(id);
@@ -183,6 +198,9 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_PEER_FD:
 		worker_peer_fd(iev, imsg);
+		break;
+	case IMSG_CTL_TEST_HOOK:
+		worker_test_hook(iev, imsg);
 		break;
 	default:
 		if (w.ops->parent_msg != NULL && w.conf != NULL)

@@ -2,6 +2,7 @@
  * smtpctl: the administrator's tool over the control socket.
  *   smtpctl [-s socket] show status | show queue | reload | stop
  *   smtpctl makemap file		(local, see makemap.c)
+ *   smtpctl test hook worker action	(test builds only, see test_hook.h)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
  */
@@ -120,6 +121,23 @@ send_u32(struct imsgbuf *ib, uint32_t type, int with_version)
 	mbuf_free(&m);
 }
 
+/* `test hook WORKER ACTION`: the daemon decides whether it has hooks. */
+static void
+send_test_hook(struct imsgbuf *ib, const char *worker, const char *action)
+{
+	struct mbuf m;
+
+	mbuf_init(&m);
+	mbuf_add_str(&m, worker);
+	mbuf_add_str(&m, action);
+	if (m.err || imsg_compose(ib, IMSG_CTL_TEST_HOOK, 0, -1, m.buf,
+	    m.len) == -1 || imsgbuf_flush_all(ib) == -1) {
+		fprintf(stderr, "smtpctl: write: %s\n", strerror(errno));
+		exit(1);
+	}
+	mbuf_free(&m);
+}
+
 /* Prints the answer; returns the exit status. */
 static int
 read_answer(struct imsgbuf *ib)
@@ -182,7 +200,7 @@ main(int argc, char **argv)
 	struct imsgbuf	 ib;
 	const char	*path = DEFAULT_SOCKET;
 	uint32_t	 type;
-	int		 ch, status;
+	int		 ch, status, hook;
 
 	while ((ch = getopt(argc, argv, "s:")) != -1) {
 		switch (ch) {
@@ -197,13 +215,18 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
 		return makemap_main(argc, argv);	/* no daemon needed */
-	type = lookup_command(argc, argv);
+	hook = argc == 4 && strcmp(argv[0], "test") == 0 &&
+	    strcmp(argv[1], "hook") == 0;
+	type = hook ? IMSG_CTL_TEST_HOOK : lookup_command(argc, argv);
 	if (imsgbuf_init(&ib, connect_socket(path)) == -1) {
 		fprintf(stderr, "smtpctl: out of memory\n");
 		return 1;
 	}
 	handshake(&ib);
-	send_u32(&ib, type, 0);
+	if (hook)
+		send_test_hook(&ib, argv[2], argv[3]);
+	else
+		send_u32(&ib, type, 0);
 	status = read_answer(&ib);
 	imsgbuf_clear(&ib);
 	close(ib.fd);

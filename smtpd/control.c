@@ -159,7 +159,8 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 	char			 err[256];
 
 	if (imsg->hdr.type != IMSG_CTL_HELLO &&
-	    (!c->hello || imsg->datalen != 0)) {
+	    (!c->hello || (imsg->datalen != 0 &&
+	    imsg->hdr.type != IMSG_CTL_TEST_HOOK))) {
 		imsgev_fail(iev, "unexpected control request");
 		return;
 	}
@@ -181,6 +182,9 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 		control_end(c->id, 0, "stopping");
 		event_base_once(parent.base, -1, EV_TIMEOUT, stop_cb, NULL,
 		    &soon);
+		break;
+	case IMSG_CTL_TEST_HOOK:
+		parent_test_hook(c->id, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unknown control request");

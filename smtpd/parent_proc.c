@@ -30,6 +30,19 @@ static const enum proc_id links[][2] = {
 	{ PROC_QUEUED, PROC_MTAD },
 };
 
+/* 1 if a and b have a link of their own. */
+int
+parent_linked(enum proc_id a, enum proc_id b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if ((links[i][0] == a && links[i][1] == b) ||
+		    (links[i][0] == b && links[i][1] == a))
+			return 1;
+	return 0;
+}
+
 static void	parent_worker_dispatch(struct imsgev *, struct imsg *);
 static void	parent_worker_closed(struct imsgev *);
 
@@ -358,6 +371,9 @@ parent_worker_dispatch(struct imsgev *iev, struct imsg *imsg)
 			return;
 		}
 		control_relay(imsg->hdr.peerid, imsg);
+		break;
+	case IMSG_PEER_FAULT:
+		parent_peer_fault(wp, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message");
