@@ -522,6 +522,9 @@ queue_loaded(struct envelope *env, void *arg)
 
 	for (i = 0; i < env->nrcpt; i++)
 		env->rcpt[i].next = now;
+	/* a delivery the crash interrupted is made again: say so */
+	log_info("%s: recovered from the spool, %zu pending recipient(s)",
+	    env->id, envelope_pending(env));
 	if (sched_add(&q.sched, env) == -1)
 		fatalx("%s: out of memory loading the queue", env->id);
 }

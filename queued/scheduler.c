@@ -198,6 +198,16 @@ log_rcpt(const struct envelope *env, const struct envelope_rcpt *r,
 }
 
 static void
+log_rcpt_note(const struct envelope *env, const struct envelope_rcpt *r,
+    const char *status, const char *note)
+{
+	char to[ENVELOPE_ADDR_MAX];
+
+	log_info("%s: to=<%s>, status=%s (%s)", env->id,
+	    envelope_vis(to, sizeof(to), r->to), status, note);
+}
+
+static void
 rcpt_result(struct scheduler *s, const struct envelope *env,
     struct envelope_rcpt *r, uint32_t status, const char *reply,
     int64_t now)
@@ -277,13 +287,23 @@ sched_result(struct scheduler *s, uint64_t batchid, size_t n,
 	return 0;
 }
 
+/*
+ * mtad went away with these batches: the next hop may have taken some of
+ * them already, so a second delivery is possible; say so per recipient.
+ */
 void
 sched_requeue_inflight(struct scheduler *s, int64_t now)
 {
 	struct sched_batch *b;
+	size_t k;
 
-	while ((b = TAILQ_FIRST(&s->batches)) != NULL)
+	while ((b = TAILQ_FIRST(&s->batches)) != NULL) {
+		for (k = 0; k < b->n; k++)
+			log_rcpt_note(b->msg->env, &b->msg->env->rcpt[b->idx[k]],
+			    "deferred", "delivery interrupted: link to mtad "
+			    "lost, it may be repeated");
 		batch_defer(s, b, now);
+	}
 }
 
 int64_t

@@ -22,6 +22,7 @@
 #include "sandbox.h"
 
 #define CONF_CHUNK	(IMSG_MAX_SIZE - IMSG_HDR_SIZE)
+#define QUICK_DEATH	2	/* seconds: dying sooner counts for the backoff */
 
 /* Which workers talk to which: each pair gets its own socketpair. */
 static const enum proc_id links[][2] = {
@@ -262,6 +263,7 @@ worker_died(struct worker_proc *wp, pid_t pid, int status)
 {
 	struct timeval	tv = { 0, 0 };
 	time_t		uptime = time(NULL) - wp->started;
+	int		was_ready = wp->ready;
 
 	if (!parent.stopping)
 		log_death(wp, pid, status);
@@ -273,8 +275,13 @@ worker_died(struct worker_proc *wp, pid_t pid, int status)
 	wp->ready = 0;
 	if (parent.stopping)
 		return;
-	/* A worker that keeps dying at start-up is retried ever slower. */
-	wp->quick_deaths = uptime < 10 ? wp->quick_deaths + 1 : 0;
+	/*
+	 * A worker that keeps dying at start-up (before it answered READY,
+	 * or within QUICK_DEATH seconds) is retried ever slower; one killed
+	 * while in service comes back at once, however often that happens.
+	 */
+	wp->quick_deaths = (!was_ready || uptime < QUICK_DEATH) ?
+	    wp->quick_deaths + 1 : 0;
 	if (wp->quick_deaths > 0)
 		tv.tv_sec = wp->quick_deaths > 6 ? 60 : 1 << (wp->quick_deaths - 1);
 	evtimer_add(wp->restart_ev, &tv);
