@@ -208,7 +208,8 @@ session_set_state(struct smtp_session *s, enum smtp_state state)
 	struct timeval	 tv = { s->p.timeout, 0 };
 
 	if (state != s->state && (state == SMTP_S_LOOKUP ||
-	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT))
+	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT ||
+	    state == SMTP_S_COMMAND))
 		evtimer_add(s->wait_ev, &tv);
 	else if (state != s->state)
 		evtimer_del(s->wait_ev);
@@ -656,6 +657,19 @@ session_command(struct smtp_session *s, char *line)
 	}
 }
 
+/*
+ * The next command line must be complete within the timeout, however
+ * slowly it trickles in: the read timeout alone restarts with every byte
+ * (slowloris).  wait_ev serves as that deadline in SMTP_S_COMMAND.
+ */
+static void
+session_command_deadline(struct smtp_session *s)
+{
+	struct timeval	 tv = { s->p.timeout, 0 };
+
+	evtimer_add(s->wait_ev, &tv);
+}
+
 /* One command line from the input; 0 when none is complete yet. */
 static int
 session_read_command(struct smtp_session *s)
@@ -675,6 +689,7 @@ session_read_command(struct smtp_session *s)
 		return 0;
 	}
 	len = eol.pos;
+	session_command_deadline(s);
 	if (s->toolong || len > SMTP_LINE_MAX - 2) {
 		evbuffer_drain(in, len + eol_len);
 		s->toolong = 0;
@@ -1090,6 +1105,17 @@ session_wait_timeout(int fd, short ev, void *arg)
 		session_reset(s);
 		break;
 	case SMTP_S_COMMAND:
+		if (s->throttled || s->outblocked) {
+			/* our side stopped reading: not the client's fault */
+			session_command_deadline(s);
+			return;
+		}
+		log_info("%s: timeout after %s from [%s] (command not "
+		    "complete in time)", s->id, s->last, s->ip);
+		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->p.hostname);
+		session_close(s);
+		return;
 	case SMTP_S_DATA:
 	case SMTP_S_CLOSING:
 		return;
@@ -1316,6 +1342,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
 	bufferevent_enable(s->bev, EV_WRITE);
 	session_set_state(s, SMTP_S_COMMAND);
+	session_command_deadline(s);
 }
 
 void
