@@ -210,6 +210,26 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+#ifdef MXGATE_TEST_HOOKS
+/* Test build: SIGTERM exits through exit(3), so LeakSanitizer reports. */
+static void
+worker_sigterm(int sig, short ev, void *arg)
+{
+	log_debug("SIGTERM, exiting");
+	exit(0);
+}
+
+static void
+worker_clean_exit(void)
+{
+	struct event *ev;
+
+	if ((ev = evsignal_new(w.base, SIGTERM, worker_sigterm, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("SIGTERM handler");
+}
+#endif
+
 static void
 worker_parent_closed(struct imsgev *iev)
 {
@@ -243,6 +263,9 @@ worker_main(int argc, char **argv, const struct worker_ops *ops)
 	tzset();		/* read the zone file while we still can */
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+#ifdef MXGATE_TEST_HOOKS
+	worker_clean_exit();
+#endif
 	if (imsgev_init(&w.parent, w.base, PARENT_FD, "parent",
 	    worker_parent_dispatch, worker_parent_closed, NULL) == -1)
 		fatal("link to parent");

@@ -144,8 +144,10 @@ def proc_status(pid):
 class Gateway:
     def __init__(self, tmpdir=None, config_text="", tables=None,
                  hostname=HOSTNAME, origin=ORIGIN, header=True, port=None,
-                 listen_addr="127.0.0.1", testbuild=False):
+                 listen_addr="127.0.0.1", testbuild=None):
         self.dir = tmpdir or mkdtemp()
+        if testbuild is None:   # regress/asan's leak run sets it for all
+            testbuild = bool(os.environ.get("MXGATE_TESTBUILD"))
         # testbuild: run the binaries of regress/build (test hooks)
         self.builddir = TESTBUILD if testbuild else REPO
         self.smtpd = os.path.join(self.builddir, "smtpd", "smtpd")
