@@ -19,6 +19,7 @@
  */
 #include <sys/types.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -365,9 +366,16 @@ queue_send_batch(const struct sched_batch *b, void *arg)
 	size_t k;
 	int fd;
 
-	if ((iev = worker_peer(PROC_MTAD)) == NULL ||
-	    (fd = spool_msg_open(&q.spool, env->id)) == -1)
+	if ((iev = worker_peer(PROC_MTAD)) == NULL)
 		return -1;
+	/* out of descriptors or memory: later; anything else: quarantine */
+	if ((fd = spool_msg_open(&q.spool, env->id)) == -1)
+		return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ?
+		    -1 : SCHED_SEND_BROKEN;
+	if (spool_msg_usable(fd, env) == -1) {
+		close(fd);
+		return SCHED_SEND_BROKEN;
+	}
 	mbuf_init(&m);
 	mbuf_add_u64(&m, b->id);
 	mbuf_add_str(&m, env->id);

@@ -160,29 +160,74 @@ batch_defer(struct scheduler *s, struct sched_batch *b, int64_t now)
 	batch_free(s, b);
 }
 
+/* The batch was never sent: its recipients are due as they were. */
+static void
+batch_unsend(struct scheduler *s, struct sched_batch *b)
+{
+	size_t k;
+
+	for (k = 0; k < b->n; k++)
+		b->msg->env->rcpt[b->idx[k]].inflight = 0;
+	batch_free(s, b);
+}
+
+/* Broken messages with nothing at mtad leave the queue for corrupt/. */
+static void
+sched_sweep_broken(struct scheduler *s)
+{
+	struct sched_msg *m, *next;
+
+	for (m = TAILQ_FIRST(&s->msgs); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (!m->broken || m->ninflight > 0)
+			continue;
+		spool_quarantine(s->spool, m->env->id, "message file unusable");
+		TAILQ_REMOVE(&s->msgs, m, entry);
+		s->nmsgs--;
+		envelope_free(m->env);
+		free(m);
+	}
+}
+
+/* One message's due recipients; -1 ends the pass. */
+static int
+dispatch_msg(struct scheduler *s, struct sched_msg *m, int64_t now,
+    sched_send_fn send, void *arg, size_t *sent)
+{
+	struct sched_batch *b;
+	size_t i;
+	int rv;
+
+	for (i = 0; i < m->env->nrcpt && !m->broken; i++) {
+		if (s->ninflight >= SCHED_MAX_INFLIGHT)
+			return -1;
+		if (!rcpt_due(&m->env->rcpt[i], now))
+			continue;
+		if ((b = batch_new(s, m, i, now)) == NULL)
+			return -1;
+		if ((rv = send(b, arg)) == SCHED_SEND_BROKEN) {
+			batch_unsend(s, b);
+			m->broken = 1;
+		} else if (rv == -1) {
+			batch_defer(s, b, now);
+			return -1;
+		} else
+			(*sent)++;
+	}
+	return 0;
+}
+
 size_t
 sched_dispatch(struct scheduler *s, int64_t now, sched_send_fn send,
     void *arg)
 {
-	struct sched_batch *b;
 	struct sched_msg *m;
-	size_t i, sent = 0;
+	size_t sent = 0;
 
-	TAILQ_FOREACH(m, &s->msgs, entry) {
-		for (i = 0; i < m->env->nrcpt; i++) {
-			if (s->ninflight >= SCHED_MAX_INFLIGHT)
-				return sent;
-			if (!rcpt_due(&m->env->rcpt[i], now))
-				continue;
-			if ((b = batch_new(s, m, i, now)) == NULL)
-				return sent;
-			if (send(b, arg) == -1) {
-				batch_defer(s, b, now);
-				return sent;
-			}
-			sent++;
-		}
-	}
+	TAILQ_FOREACH(m, &s->msgs, entry)
+		if (dispatch_msg(s, m, now, send, arg, &sent) == -1)
+			break;
+	sched_sweep_broken(s);
 	return sent;
 }
 
