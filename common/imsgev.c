@@ -247,6 +247,24 @@ imsgev_do_write(struct imsgev *iev)
 	}
 }
 
+/*
+ * Who sent the frame being handled (or the malformed one at the head of
+ * the buffer): a fault report names that pid, so the parent never kills
+ * a restarted process for what its predecessor sent.
+ */
+static void
+imsgev_note_pid(struct imsgev *iev, const struct imsg_hdr *hdr)
+{
+	struct imsg_hdr raw;
+
+	if (hdr == NULL && iev->ibuf.rlen >= IMSG_HDR_SIZE) {
+		memcpy(&raw, iev->ibuf.rbuf, sizeof(raw));
+		hdr = &raw;
+	}
+	if (hdr != NULL)
+		iev->peer_pid = hdr->pid;
+}
+
 static void
 imsgev_do_read(struct imsgev *iev)
 {
@@ -270,6 +288,7 @@ imsgev_do_read(struct imsgev *iev)
 	while (!iev->closing) {
 		if ((r = imsg_get(&iev->ibuf, &imsg)) == 0)
 			break;
+		imsgev_note_pid(iev, r == 1 ? &imsg.hdr : NULL);
 		if (r == -1) {
 			iev->faulted = 1;
 			imsgev_closing(iev, "malformed message", 1);

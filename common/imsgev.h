@@ -27,6 +27,7 @@ struct imsgev {
 	short		 events;
 	int		 closing;
 	int		 faulted;	/* closed for what the peer sent */
+	uint32_t	 peer_pid;	/* sender pid in the last header read */
 	int		 dispatching;
 };
 

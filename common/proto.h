@@ -86,7 +86,8 @@ enum imsg_type {
 	/* robustness: a worker that closed a peer's link because of a
 	 * malformed or unexpected message names the sender; the parent
 	 * restarts it (the restart relinks both). */
-	IMSG_PEER_FAULT,	/* worker -> parent: u32 proc_id of the peer */
+	IMSG_PEER_FAULT,	/* worker -> parent: u32 proc_id of the peer,
+				 * u32 sender pid in the offending frame */
 	/* Test hooks (regress/build only, -DMXGATE_TEST_HOOKS): a worker
 	 * attempts what its sandbox forbids or sends bad frames.  A release
 	 * parent answers "not supported"; a release worker fails the link. */

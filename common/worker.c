@@ -131,12 +131,13 @@ worker_conf_end(struct imsgev *iev)
 
 /* The peer said something malformed or unexpected: the parent restarts it. */
 static void
-worker_peer_fault(enum proc_id id)
+worker_peer_fault(enum proc_id id, uint32_t pid)
 {
 	struct mbuf m;
 
 	mbuf_init(&m);
 	mbuf_add_u32(&m, id);
+	mbuf_add_u32(&m, pid);
 	imsgev_compose_mbuf(&w.parent, IMSG_PEER_FAULT, 0, -1, &m);
 }
 
@@ -146,7 +147,7 @@ worker_peer_closed(struct imsgev *iev)
 	enum proc_id id = (enum proc_id)(intptr_t)iev->arg;
 
 	if (iev->faulted)
-		worker_peer_fault(id);
+		worker_peer_fault(id, iev->peer_pid);
 
 	if (w.ops->peer_down != NULL)
 		w.ops->peer_down(id);

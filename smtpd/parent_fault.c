@@ -2,8 +2,10 @@
  * Faults between workers, and the test hooks that provoke them.
  *
  * A worker that closes a peer's link because the peer sent a malformed
- * or unexpected message says so (IMSG_PEER_FAULT); the peer cannot be
- * trusted any more and is killed, and the usual restart path relinks both.
+ * or unexpected message says so (IMSG_PEER_FAULT), with the pid in the
+ * offending frame; if that is still the peer's pid, the peer cannot be
+ * trusted any more and is killed, and the usual restart path relinks
+ * both.  (A forged pid only spares the sender, whose link stays closed.)
  * A report about a process that is not a peer of the reporter is itself a
  * fault of the reporter.
  *
@@ -24,21 +26,28 @@ parent_peer_fault(struct worker_proc *wp, struct imsg *imsg)
 {
 	struct worker_proc	*bad;
 	struct mreader		 r;
-	uint32_t		 id;
+	uint32_t		 id, pid;
 
 	mreader_init(&r, imsg);
 	id = mr_u32(&r);
+	pid = mr_u32(&r);
 	if (mr_end(&r) == -1 || id >= PROC_COUNT ||
 	    !parent_linked(wp->id, (enum proc_id)id)) {
 		imsgev_fail(&wp->iev, "bad peer fault report");
 		return;
 	}
 	bad = &parent.workers[id];
+	if (bad->pid <= 0 || (uint32_t)bad->pid != pid) {
+		/* sent by an instance that is gone: restarted already */
+		log_warnx("%s closed its link to %s after a malformed or "
+		    "unexpected message from pid %u, no longer running",
+		    proc_name(wp->id), proc_name(id), pid);
+		return;
+	}
 	log_warnx("%s closed its link to %s after a malformed or unexpected "
 	    "message, restarting %s", proc_name(wp->id), proc_name(id),
 	    proc_name(id));
-	if (bad->pid > 0)
-		kill(bad->pid, SIGKILL);
+	kill(bad->pid, SIGKILL);
 }
 
 #ifdef MXGATE_TEST_HOOKS
