@@ -55,6 +55,8 @@
 #define SMTP_REPLY_MAX	1024
 /* IMSG_QUEUE_COMMIT must fit in one frame */
 #define SMTP_COMMIT_MAX	(IMSG_MAX_SIZE - IMSG_HDR_SIZE)
+/* bytes per second a message must average (Postfix smtpd_min_data_rate) */
+#define SMTP_MIN_DATA_RATE 500
 
 enum smtp_state {
 	SMTP_S_COMMAND,		/* reading command lines */
@@ -120,6 +122,7 @@ struct smtp_session {
 	int			 msg_open;	/* created, not committed/aborted */
 	int			 queue_lost;	/* queued went down meanwhile */
 	struct smtp_data	*data;
+	double			 data_deadline;	/* CLOCK_MONOTONIC, in DATA */
 };
 
 TAILQ_HEAD(smtp_session_list, smtp_session);
@@ -202,12 +205,40 @@ session_request(struct smtp_session *s)
  * Reading: only in COMMAND and DATA, and not while the client does not
  * read our replies or a peer link is congested.
  */
+/*
+ * Slow DATA: the message must come at SMTP_MIN_DATA_RATE on average.
+ * Entering DATA (n 0) allows the timeout; every n bytes read buy
+ * n / rate seconds more, never more than the timeout from now.  wait_ev
+ * serves as that deadline in SMTP_S_DATA.
+ */
+static void
+session_data_progress(struct smtp_session *s, size_t n)
+{
+	struct timespec	 ts;
+	struct timeval	 tv;
+	double		 now, limit, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	limit = now + s->p.timeout;
+	if (n == 0 || s->data_deadline > limit)
+		s->data_deadline = limit;
+	else if ((s->data_deadline += (double)n / SMTP_MIN_DATA_RATE) > limit)
+		s->data_deadline = limit;
+	left = s->data_deadline > now ? s->data_deadline - now : 0;
+	tv.tv_sec = (time_t)left;
+	tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+	evtimer_add(s->wait_ev, &tv);
+}
+
 static void
 session_set_state(struct smtp_session *s, enum smtp_state state)
 {
 	struct timeval	 tv = { s->p.timeout, 0 };
 
-	if (state != s->state && (state == SMTP_S_LOOKUP ||
+	if (state != s->state && state == SMTP_S_DATA)
+		session_data_progress(s, 0);
+	else if (state != s->state && (state == SMTP_S_LOOKUP ||
 	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT ||
 	    state == SMTP_S_COMMAND))
 		evtimer_add(s->wait_ev, &tv);
@@ -827,6 +858,7 @@ session_read_data(struct smtp_session *s)
 		return 0;
 	n = smtp_data_feed(s->data, v.iov_base, v.iov_len);
 	evbuffer_drain(in, n);
+	session_data_progress(s, n);
 	if (smtp_data_done(s->data))
 		session_data_end(s);
 	return 1;
@@ -1117,6 +1149,18 @@ session_wait_timeout(int fd, short ev, void *arg)
 		session_close(s);
 		return;
 	case SMTP_S_DATA:
+		if (s->throttled || s->outblocked) {
+			session_data_progress(s, 0);
+			return;
+		}
+		log_info("%s: timeout after DATA (%llu bytes) from [%s] "
+		    "(message slower than %d bytes/s)", s->id,
+		    (unsigned long long)s->data->size, s->ip,
+		    SMTP_MIN_DATA_RATE);
+		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->p.hostname);
+		session_close(s);
+		return;
 	case SMTP_S_CLOSING:
 		return;
 	}

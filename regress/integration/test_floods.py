@@ -5,6 +5,8 @@
   "421 4.4.2 ... timeout exceeded" and is closed (a command must be
   complete within the timeout, however slowly it comes), while a
   well-behaved client sends a message that is delivered;
+- 20 clients trickling a message a byte a second after DATA: 421 4.4.2
+  too (a message must average 500 bytes/s), nothing queued;
 - 400 connections at once: beyond max-sessions they get 421 4.7.0; the
   ones held are closed by the timeout without the test closing them, and
   a well-behaved client is served afterwards;
@@ -28,6 +30,7 @@ from sink import Sink  # noqa: E402
 from tap import Tap, eq, true  # noqa: E402
 
 SLOW = 200
+SLOW_DATA = 20
 FLOOD = 400
 MAX_SESSIONS = 300
 RSS_SLACK_KB = 64 * 1024        # what smtpd may grow by, at most
@@ -145,6 +148,51 @@ def slowloris(t, gw, sink, rss, sent):
             c.close()
 
 
+def slow_data(t, gw, sink, rss, sent):
+    conns = []
+    try:
+        def start_data():
+            for _ in range(SLOW_DATA):
+                c = Conn(gw.port)
+                c.sock.setblocking(True)
+                c.sock.sendall(b"EHLO slow.example.org\r\n"
+                               b"MAIL FROM:<slow@outside.example.org>\r\n"
+                               b"RCPT TO:<user1@example1.com>\r\n"
+                               b"DATA\r\n")
+                c.sock.setblocking(False)
+                conns.append(c)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not all(
+                    b"\r\n354 " in c.buf for c in conns):
+                for c in conns:
+                    c.pump()
+                time.sleep(0.1)
+            eq(sum(1 for c in conns if b"\r\n354 " in c.buf), SLOW_DATA,
+               "clients in DATA")
+        if not t.case("%d clients in DATA" % SLOW_DATA, start_data):
+            return
+
+        def dropped():
+            pump_all(conns, rss, 30, trickle=b"Subject: slow\r\n\r\nx")
+            gone = [c for c in conns if c.closed and re.search(
+                rb"\r\n421 4\.4\.2 \S+ Error: timeout exceeded\r\n$",
+                c.buf)]
+            eq(len(gone), SLOW_DATA, "slow DATA clients answered 421 4.4.2 "
+               "and closed")
+        t.case("a message trickling in a byte a second gets 421 4.4.2",
+               dropped)
+        t.case("logged, and the messages are not queued", lambda: (
+            true(gw.log_count(r"timeout after DATA \(\d+ bytes\) from "
+                              r"\[127\.0\.0\.1\] \(message slower than "
+                              r"500 bytes/s\)") >= SLOW_DATA,
+                 "fewer than %d slow DATA lines" % SLOW_DATA),
+            gw.wait_queue(lambda q: q == [], 10, "empty queue"),
+            eq(sink.count(), len(sent), "messages at the sink")))
+    finally:
+        for c in conns:
+            c.close()
+
+
 def flood(t, gw, sink, rss, sent):
     conns = []
     try:
@@ -222,6 +270,7 @@ def main():
         rss = RSS(gw)
         print("# smtpd VmRSS at start: %d kB" % rss.base)
         slowloris(t, gw, sink, rss, sent)
+        slow_data(t, gw, sink, rss, sent)
         flood(t, gw, sink, rss, sent)
         non_reader(t, gw, sink, rss, sent)
         print("# smtpd VmRSS peak: %d kB" % rss.peak)
