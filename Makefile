@@ -72,7 +72,7 @@ common/parse.o: common/parse.c
 	$(CC) $(ALL_CFLAGS) -Wno-sign-compare -Wno-unused-but-set-variable -c -o $@ $<
 
 smtpd/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(PARENT_SRCS:.c=.o) common/libcommon.a $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PARENT_SRCS:.c=.o) common/libcommon.a $(LIBS_TLS) $(LIBS_BASE)
 smtpd/mxgate-smtpd: smtpd/smtp.o smtpd/libsmtpd.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 lookupd/mxgate-lookupd: lookupd/lookupd.o lookupd/liblookupd.a common/libcommon.a
@@ -96,9 +96,11 @@ unit: $(UNIT_PROGS)
 TB		 = regress/build
 TB_CFLAGS	 = $(ALL_CFLAGS) -DMXGATE_TEST_HOOKS
 TB_PROGS	 = $(addprefix $(TB)/,$(PROGS))
-TB_COMMON	 = $(addprefix $(TB)/,$(COMMON_OBJS))
+TB_COMMON	 = $(TB)/common/libcommon.a
 TB_PARENT	 = $(addprefix $(TB)/,$(PARENT_SRCS:.c=.o))
-tb_objs		 = $(addprefix $(TB)/,$(1)/$(2).o $($(1)_OBJS))
+# every library for every program: the release link lines may change
+TB_LIBS		 = $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
+tb_prog		 = $(TB)/$(1)/$(2).o $(TB)/$(1)/lib$(1).a $(TB_COMMON)
 
 $(TB)/%.o: %.c
 	@mkdir -p $(@D)
@@ -107,19 +109,27 @@ $(TB)/common/parse.o: common/parse.c
 	@mkdir -p $(@D)
 	$(CC) $(TB_CFLAGS) -Wno-sign-compare -Wno-unused-but-set-variable -c -o $@ $<
 $(TB)/common/conf.o: common/parse.c
+$(TB)/common/libcommon.a: $(addprefix $(TB)/,$(COMMON_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+$(TB)/%.a:
+	rm -f $@
+	ar rcs $@ $^
+$(foreach d,smtpd lookupd queued mtad smtpctl,\
+    $(eval $(TB)/$(d)/lib$(d).a: $(addprefix $(TB)/,$($(d)_OBJS))))
 
 $(TB)/smtpd/smtpd: $(TB_PARENT) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
-$(TB)/smtpd/mxgate-smtpd: $(call tb_objs,smtpd,smtp) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
-$(TB)/lookupd/mxgate-lookupd: $(call tb_objs,lookupd,lookupd) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
-$(TB)/queued/mxgate-queued: $(call tb_objs,queued,queued) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
-$(TB)/mtad/mxgate-mtad: $(call tb_objs,mtad,mtad) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
-$(TB)/smtpctl/smtpctl: $(call tb_objs,smtpctl,smtpctl) $(TB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CDB) $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/smtpd/mxgate-smtpd: $(call tb_prog,smtpd,smtp)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/lookupd/mxgate-lookupd: $(call tb_prog,lookupd,lookupd)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/queued/mxgate-queued: $(call tb_prog,queued,queued)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/mtad/mxgate-mtad: $(call tb_prog,mtad,mtad)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/smtpctl/smtpctl: $(call tb_prog,smtpctl,smtpctl)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
 
 testbuild: $(TB_PROGS)
 

@@ -29,10 +29,14 @@
 #define CONF_DEF_RETRY_MIN	300
 #define CONF_DEF_RETRY_MAX	4000
 #define CONF_DEF_LIFETIME	(5 * 86400)
+#define CONF_DEF_MIN_FREE	(100ULL * 1024 * 1024)
 #define CONF_DEF_SMTP_SESSIONS	10000
 #define CONF_DEF_SMTP_PER_CLIENT 50
 #define CONF_DEF_SMTP_TIMEOUT	300
 #define CONF_DEF_SMTP_ERRORS	20
+#define CONF_DEF_SMTP_LINE	2048	/* room for SIZE, DSN and AUTH= */
+#define CONF_DEF_SMTP_DATA_TIMEOUT 300
+#define CONF_DEF_SMTP_HOPS	100	/* RFC 5321 6.3: at least 100 */
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -79,15 +83,32 @@ conf_init(struct mxgate_conf *conf)
 	conf->retry_min = CONF_DEF_RETRY_MIN;
 	conf->retry_max = CONF_DEF_RETRY_MAX;
 	conf->queue_lifetime = CONF_DEF_LIFETIME;
+	conf->queue_min_free = CONF_DEF_MIN_FREE;
 	conf->show_table_name = 0;
 	conf->smtp_bare_lf = CONF_BARE_LF_REJECT;
 	conf->smtp_max_sessions = CONF_DEF_SMTP_SESSIONS;
 	conf->smtp_max_sessions_per_client = CONF_DEF_SMTP_PER_CLIENT;
 	conf->smtp_timeout = CONF_DEF_SMTP_TIMEOUT;
 	conf->smtp_max_errors = CONF_DEF_SMTP_ERRORS;
+	conf->smtp_max_line = CONF_DEF_SMTP_LINE;
+	conf->smtp_data_timeout = CONF_DEF_SMTP_DATA_TIMEOUT;
+	conf->smtp_max_hops = CONF_DEF_SMTP_HOPS;
+	conf->smtp_processes = 1;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
+	TAILQ_INIT(&conf->pkis);
+}
+
+static void
+conf_free_pkis(struct mxgate_conf *conf)
+{
+	struct pki_conf	*k;
+
+	while ((k = TAILQ_FIRST(&conf->pkis)) != NULL) {
+		TAILQ_REMOVE(&conf->pkis, k, entry);
+		free(k);
+	}
 }
 
 /* Free the lists; the structure stays usable (empty lists). */
@@ -114,6 +135,7 @@ conf_free(struct mxgate_conf *conf)
 		TAILQ_REMOVE(&conf->rules, r, entry);
 		free(r);
 	}
+	conf_free_pkis(conf);
 }
 
 const struct table_conf *
@@ -124,6 +146,17 @@ conf_table(const struct mxgate_conf *conf, const char *name)
 	TAILQ_FOREACH(t, &conf->tables, entry)
 		if (strcmp(t->name, name) == 0)
 			return t;
+	return NULL;
+}
+
+const struct pki_conf *
+conf_pki(const struct mxgate_conf *conf, const char *name)
+{
+	const struct pki_conf	*k;
+
+	TAILQ_FOREACH(k, &conf->pkis, entry)
+		if (strcmp(k->name, name) == 0)
+			return k;
 	return NULL;
 }
 
@@ -194,6 +227,8 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "queue retry-max %lus\n", (unsigned long)conf->retry_max);
 	fprintf(fp, "queue lifetime %lus\n",
 	    (unsigned long)conf->queue_lifetime);
+	fprintf(fp, "queue min-free %llu\n",
+	    (unsigned long long)conf->queue_min_free);
 	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
 	    "no");
 	fprintf(fp, "smtp bare-lf %s\n",
@@ -206,6 +241,14 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	fprintf(fp, "smtp timeout %lus\n", (unsigned long)conf->smtp_timeout);
 	fprintf(fp, "smtp max-errors %lu\n",
 	    (unsigned long)conf->smtp_max_errors);
+	fprintf(fp, "smtp max-line-length %lu\n",
+	    (unsigned long)conf->smtp_max_line);
+	fprintf(fp, "smtp data-timeout %lus\n",
+	    (unsigned long)conf->smtp_data_timeout);
+	fprintf(fp, "smtp max-hops %lu\n",
+	    (unsigned long)conf->smtp_max_hops);
+	fprintf(fp, "smtp processes %lu\n",
+	    (unsigned long)conf->smtp_processes);
 }
 
 static void
@@ -258,6 +301,35 @@ conf_print_rule(FILE *fp, const struct rule_conf *r)
 	fputc('\n', fp);
 }
 
+static void
+conf_print_pkis(FILE *fp, const struct mxgate_conf *conf)
+{
+	const struct pki_conf	*k;
+
+	if (!TAILQ_EMPTY(&conf->pkis))
+		fputc('\n', fp);
+	TAILQ_FOREACH(k, &conf->pkis, entry) {
+		fprintf(fp, "pki %s cert ", k->name);
+		conf_print_str(fp, k->cert);
+		fputs(" key ", fp);
+		conf_print_str(fp, k->key);
+		fputc('\n', fp);
+	}
+}
+
+static void
+conf_print_listen(FILE *fp, const struct listen_conf *l)
+{
+	fprintf(fp, "listen on %s port %u", l->addr, (unsigned int)l->port);
+	if (l->tls == LISTEN_STARTTLS)
+		fprintf(fp, " tls pki %s", l->pki);
+	else if (l->tls == LISTEN_SMTPS)
+		fprintf(fp, " smtps pki %s", l->pki);
+	if (l->require_tls)
+		fputs(" require-tls", fp);
+	fputc('\n', fp);
+}
+
 void
 conf_print(FILE *fp, const struct mxgate_conf *conf)
 {
@@ -270,11 +342,11 @@ conf_print(FILE *fp, const struct mxgate_conf *conf)
 		fputc('\n', fp);
 	TAILQ_FOREACH(t, &conf->tables, entry)
 		conf_print_table(fp, t);
+	conf_print_pkis(fp, conf);
 	if (!TAILQ_EMPTY(&conf->listeners))
 		fputc('\n', fp);
 	TAILQ_FOREACH(l, &conf->listeners, entry)
-		fprintf(fp, "listen on %s port %u\n", l->addr,
-		    (unsigned int)l->port);
+		conf_print_listen(fp, l);
 	if (!TAILQ_EMPTY(&conf->rules))
 		fputc('\n', fp);
 	TAILQ_FOREACH(r, &conf->rules, entry)

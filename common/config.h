@@ -26,6 +26,13 @@
 #define CONF_SMTP_SESSIONS_MAX	1000000
 #define CONF_SMTP_TIMEOUT_MAX	86400
 
+/* smtp max-line-length (bytes with CR LF), smtp max-hops */
+#define CONF_SMTP_LINE_MIN	512	/* RFC 5321 4.5.3.1.4 */
+#define CONF_SMTP_LINE_MAX	32768	/* under smtpd's input buffer cap */
+#define CONF_SMTP_HOPS_MAX	10000
+/* smtp processes: smtpd workers, each linked to lookupd and queued */
+#define CONF_SMTP_PROCS_MAX	16
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
@@ -42,10 +49,35 @@ struct table_conf {
 	size_t			 nvalues;
 };
 
+/* What a listener offers: plain SMTP, STARTTLS, or TLS from the start. */
+enum listen_tls {
+	LISTEN_PLAIN,
+	LISTEN_STARTTLS,	/* listen on ... tls pki NAME */
+	LISTEN_SMTPS		/* listen on ... smtps pki NAME (port 465) */
+};
+
+/*
+ * pki NAME cert "file" key "file": a certificate chain and its key, PEM.
+ * Only the parent reads the files (parent_pki.c) and sends their contents
+ * to smtpd (IMSG_CONF_PKI); workers never open them.
+ */
+struct pki_conf {
+	TAILQ_ENTRY(pki_conf)	 entry;
+	char			 name[CONF_STR_MAX];
+	char			 cert[PATH_MAX];	/* absolute */
+	char			 key[PATH_MAX];		/* absolute */
+	char			 origin[CONF_STR_MAX];	/* "file:line" for
+							 * messages; not printed */
+};
+
 struct listen_conf {
 	TAILQ_ENTRY(listen_conf) entry;
 	char			 addr[CONF_NAME_MAX];	/* numeric IPv4/IPv6 */
 	uint16_t		 port;
+	/* TLS: listen on ... [tls | smtps] pki NAME [require-tls] */
+	enum listen_tls		 tls;
+	char			 pki[CONF_STR_MAX];	/* "" unless tls/smtps */
+	int			 require_tls;		/* tls only: MAIL needs it */
 };
 
 enum rule_kind {
@@ -68,6 +100,7 @@ struct rule_conf {
 TAILQ_HEAD(table_list, table_conf);
 TAILQ_HEAD(listen_list, listen_conf);
 TAILQ_HEAD(rule_list, rule_conf);
+TAILQ_HEAD(pki_list, pki_conf);
 
 struct mxgate_conf {
 	char		hostname[CONF_STR_MAX];	/* default: gethostname() */
@@ -83,15 +116,22 @@ struct mxgate_conf {
 	uint32_t	retry_min;		/* seconds, default 300 */
 	uint32_t	retry_max;		/* seconds, default 4000 */
 	uint32_t	queue_lifetime;		/* seconds, default 5 days */
+	uint64_t	queue_min_free;		/* spool free-space reserve, bytes;
+						 * below it new mail gets 452 */
 	int		show_table_name;	/* Postfix show_user_unknown_table_name */
 	int		smtp_bare_lf;		/* CONF_BARE_LF_*, default reject */
 	uint32_t	smtp_max_sessions;	/* per smtpd, default 10000 */
 	uint32_t	smtp_max_sessions_per_client;	/* per IP, default 50 */
 	uint32_t	smtp_timeout;		/* seconds, default 300 */
 	uint32_t	smtp_max_errors;	/* per session, default 20 */
+	uint32_t	smtp_max_line;		/* with CR LF, default 2048 */
+	uint32_t	smtp_data_timeout;	/* seconds, default 300 */
+	uint32_t	smtp_max_hops;		/* Received: fields, default 100 */
+	uint32_t	smtp_processes;		/* smtpd workers, default 1 */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;
+	struct pki_list		pkis;
 };
 
 void	conf_init(struct mxgate_conf *);	/* defaults, empty lists */
@@ -104,5 +144,6 @@ void	conf_print(FILE *, const struct mxgate_conf *);
 /* conf_print into a malloc'd buffer; NULL on failure. */
 char   *conf_to_string(const struct mxgate_conf *, size_t *lenp);
 const struct table_conf *conf_table(const struct mxgate_conf *, const char *name);
+const struct pki_conf	*conf_pki(const struct mxgate_conf *, const char *name);
 
 #endif

@@ -114,6 +114,20 @@ struct tabdef {				/* where a table was defined */
 	int			 checked;
 };
 
+struct listen_opts {			/* listen on ... [options] */
+	enum listen_tls	 tls;
+	int		 has_tls;
+	char		*pki;		/* NULL: none */
+	int		 require_tls;
+};
+
+struct pkiref {				/* pki NAME used by a listener */
+	struct pkiref	*next;
+	char		*name;
+	struct pfile	*file;
+	int		 lineno;
+};
+
 enum {
 	OPT_RECIPIENTS = 0x1,
 	OPT_ALIASES = 0x2,
@@ -141,6 +155,10 @@ static struct {
 	int			 origin_set;
 	struct pfile		*retryfile;	/* last queue retry-* line */
 	int			 retryline;
+	/* TLS: options of the listen line being read, pki references */
+	struct listen_opts	 lopt;
+	struct pkiref		*pkirefs;
+	int			 checkfiles;	/* parsing a file: cert, key exist */
 	/* the lookahead and the token before it, for syntax errors */
 	int			 tok, prevtok;
 	int			 tokword, prevword;	/* unquoted, not keyword */
@@ -164,29 +182,40 @@ static void	 set_name(YYSTYPE *, char *, const char *, const char *);
 static void	 set_path(YYSTYPE *, char *, size_t, const char *,
 		    const char *);
 static void	 set_control(YYSTYPE *, const char *);
-static void	 set_size(YYSTYPE *, const char *);
+static void	 set_size(YYSTYPE *, uint64_t *, const char *, const char *,
+		    int);
 static void	 set_recipients(YYSTYPE *, const char *);
 static void	 set_smtp_count(YYSTYPE *, uint32_t *, const char *,
 		    uint64_t, const char *);
 static void	 set_smtp_timeout(YYSTYPE *, const char *);
+static void	 set_smtp_line(YYSTYPE *, const char *);
+static void	 set_smtp_data_timeout(YYSTYPE *, const char *);
 static void	 set_retry(YYSTYPE *, uint32_t *, const char *, const char *);
 static int	 parse_port(YYSTYPE *, const char *);
 static void	 table_begin(YYSTYPE *, const char *);
 static void	 table_source(YYSTYPE *, const char *);
 static void	 table_value(YYSTYPE *, const char *);
 static void	 listen_add(YYSTYPE *, const char *, int);
+static void	 listen_tls(YYSTYPE *, struct listen_conf *);
+static void	 check_pki_refs(void);
 static void	 rule_begin(YYSTYPE *, enum rule_kind, YYSTYPE *);
 static int	 rule_opt(YYSTYPE *, int, const char *);
 static void	 rule_recipient(YYSTYPE *);
 static void	 rule_aliases(YYSTYPE *);
 static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
+static void	 pki_add(YYSTYPE *, const char *, const char *, const char *);
+static void	 listen_opt_tls(YYSTYPE *, enum listen_tls);
+static void	 listen_opt_pki(YYSTYPE *, const char *);
+static void	 listen_opt_require(YYSTYPE *);
 %}
 
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
-%token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT NO
+%token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT MINFREE NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
+%token	CERT KEY PKI REQUIRETLS SMTPS TLS
+%token	MAXLINELEN DATATIMEOUT MAXHOPS PROCESSES
 %token	ERROR STRING
 
 %%
@@ -228,7 +257,14 @@ main		: HOSTNAME string {
 			set_name(&$1, ps.conf->queue_user, $2.v.string,
 			    "queue-user");
 		}
-		| MAXMSGSIZE string		{ set_size(&$1, $2.v.string); }
+		| MAXMSGSIZE string {
+			set_size(&$1, &ps.conf->max_message_size, $2.v.string,
+			    "max-message-size", 0);
+		}
+		| QUEUE MINFREE string {
+			set_size(&$1, &ps.conf->queue_min_free, $3.v.string,
+			    "queue min-free", 1);
+		}
 		| MAXRCPT string		{ set_recipients(&$1, $2.v.string); }
 		| QUEUE RETRYMIN string {
 			set_retry(&$1, &ps.conf->retry_min, $3.v.string,
@@ -274,9 +310,24 @@ main		: HOSTNAME string {
 			set_smtp_count(&$1, &ps.conf->smtp_max_errors,
 			    $3.v.string, UINT32_MAX, "max-errors");
 		}
+		| SMTP MAXLINELEN string { set_smtp_line(&$1, $3.v.string); }
+		| SMTP DATATIMEOUT string {
+			set_smtp_data_timeout(&$1, $3.v.string);
+		}
+		| SMTP MAXHOPS string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_hops,
+			    $3.v.string, CONF_SMTP_HOPS_MAX, "max-hops");
+		}
+		| SMTP PROCESSES string {
+			set_smtp_count(&$1, &ps.conf->smtp_processes,
+			    $3.v.string, CONF_SMTP_PROCS_MAX, "processes");
+		}
 		| tablehead tablesrc
-		| LISTEN ON string portopt {
+		| LISTEN ON string portopt listenopts {
 			listen_add(&$1, $3.v.string, (int)$4.v.number);
+		}
+		| PKI string CERT string KEY string {
+			pki_add(&$1, $2.v.string, $4.v.string, $6.v.string);
 		}
 		| relayhead ruleopts
 		;
@@ -290,6 +341,18 @@ controlgroup	: /* empty */		{ ps.conf->control_group[0] = '\0'; }
 
 portopt		: /* empty */		{ $$.v.number = 25; }
 		| PORT string		{ $$.v.number = parse_port(&$1, $2.v.string); }
+		;
+
+listenopts	: /* empty */ {
+			memset(&ps.lopt, 0, sizeof(ps.lopt));
+		}
+		| listenopts listenopt
+		;
+
+listenopt	: TLS			{ listen_opt_tls(&$1, LISTEN_STARTTLS); }
+		| SMTPS			{ listen_opt_tls(&$1, LISTEN_SMTPS); }
+		| PKI string		{ listen_opt_pki(&$1, $2.v.string); }
+		| REQUIRETLS		{ listen_opt_require(&$1); }
 		;
 
 tablehead	: TABLE string		{ table_begin(&$1, $2.v.string); }
@@ -347,6 +410,7 @@ reflist		: tableref		{ rule_recipient(&$1); }
 string		: STRING
 		| ALIASES
 		| BARELF
+		| CERT
 		| CHROOTDIR
 		| CONTROL
 		| FOR
@@ -354,6 +418,7 @@ string		: STRING
 		| GROUP
 		| HOSTNAME
 		| INCLUDE
+		| KEY
 		| LIFETIME
 		| LISTEN
 		| MAXERRORS
@@ -361,26 +426,35 @@ string		: STRING
 		| MAXRCPT
 		| MAXSESSIONS
 		| MAXSESSIONSCLIENT
+		| MINFREE
 		| NO
 		| NORMALIZE
 		| ON
 		| ORIGIN
+		| PKI
 		| PORT
 		| QUEUE
 		| QUEUEUSER
 		| RECIPIENTS
 		| REJECT
 		| RELAY
+		| REQUIRETLS
 		| RETRYMAX
 		| RETRYMIN
 		| SHOWTABLENAME
 		| SMTP
+		| SMTPS
 		| SPOOL
 		| TABLE
 		| TIMEOUT
+		| TLS
 		| USER
 		| VIA
 		| YES
+		| MAXLINELEN
+		| DATATIMEOUT
+		| MAXHOPS
+		| PROCESSES
 		;
 
 %%
@@ -704,37 +778,48 @@ static const struct {
 } keywords[] = {
 	{ "aliases",		ALIASES },
 	{ "bare-lf",		BARELF },
+	{ "cert",		CERT },
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
+	{ "data-timeout",	DATATIMEOUT },
 	{ "for",		FOR },
 	{ "from",		FROM },
 	{ "group",		GROUP },
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
+	{ "key",		KEY },
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
 	{ "max-errors",		MAXERRORS },
+	{ "max-hops",		MAXHOPS },
+	{ "max-line-length",	MAXLINELEN },
 	{ "max-message-size",	MAXMSGSIZE },
 	{ "max-recipients",	MAXRCPT },
 	{ "max-sessions",	MAXSESSIONS },
 	{ "max-sessions-per-client", MAXSESSIONSCLIENT },
+	{ "min-free",		MINFREE },
 	{ "no",			NO },
 	{ "normalize",		NORMALIZE },
 	{ "on",			ON },
 	{ "origin",		ORIGIN },
+	{ "pki",		PKI },
 	{ "port",		PORT },
+	{ "processes",		PROCESSES },
 	{ "queue",		QUEUE },
 	{ "queue-user",		QUEUEUSER },
 	{ "recipients",		RECIPIENTS },
 	{ "reject",		REJECT },
 	{ "relay",		RELAY },
+	{ "require-tls",	REQUIRETLS },
 	{ "retry-max",		RETRYMAX },
 	{ "retry-min",		RETRYMIN },
 	{ "show-table-name",	SHOWTABLENAME },
 	{ "smtp",		SMTP },
+	{ "smtps",		SMTPS },
 	{ "spool",		SPOOL },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "tls",		TLS },
 	{ "user",		USER },
 	{ "via",		VIA },
 	{ "yes",		YES }
@@ -1082,20 +1167,22 @@ parse_unit(const char *s, uint64_t max, const char *units,
 	return 0;
 }
 
+/* A size in bytes, or with K, M, G; 0 only where zero_ok (it disables). */
 static void
-set_size(YYSTYPE *kw, const char *s)
+set_size(YYSTYPE *kw, uint64_t *dst, const char *s, const char *what,
+    int zero_ok)
 {
 	static const uint64_t	 mult[] = { 1ULL << 10, 1ULL << 20,
 	    1ULL << 30, 1ULL << 10, 1ULL << 20, 1ULL << 30 };
 	uint64_t		 n;
 
 	if (parse_unit(s, UINT64_MAX, "KMGkmg", mult, &n) == -1)
-		perr(kw->file, kw->lineno, "max-message-size: invalid size "
-		    "\"%s\" (bytes, or a number with K, M or G)", s);
-	else if (n == 0)
-		perr(kw->file, kw->lineno, "max-message-size must not be 0");
+		perr(kw->file, kw->lineno, "%s: invalid size \"%s\" (bytes, "
+		    "or a number with K, M or G)", what, s);
+	else if (n == 0 && !zero_ok)
+		perr(kw->file, kw->lineno, "%s must not be 0", what);
 	else
-		ps.conf->max_message_size = n;
+		*dst = n;
 }
 
 static void
@@ -1143,6 +1230,37 @@ set_smtp_timeout(YYSTYPE *kw, const char *s)
 		perr(kw->file, kw->lineno, "smtp timeout must not be 0");
 	else
 		ps.conf->smtp_timeout = n;
+}
+
+static void
+set_smtp_line(YYSTYPE *kw, const char *s)
+{
+	uint64_t	 n;
+	const char	*end;
+
+	if (parse_number(s, CONF_SMTP_LINE_MAX, &n, &end) == -1 ||
+	    *end != '\0' || n < CONF_SMTP_LINE_MIN)
+		perr(kw->file, kw->lineno, "smtp max-line-length: invalid "
+		    "number \"%s\" (%d-%d)", s, CONF_SMTP_LINE_MIN,
+		    CONF_SMTP_LINE_MAX);
+	else
+		ps.conf->smtp_max_line = n;
+}
+
+static void
+set_smtp_data_timeout(YYSTYPE *kw, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	uint64_t		 n;
+
+	if (parse_unit(s, CONF_SMTP_TIMEOUT_MAX, "smhd", mult, &n) == -1)
+		perr(kw->file, kw->lineno, "smtp data-timeout: invalid "
+		    "duration \"%s\" (seconds, or a number with s, m, h or d; "
+		    "at most 1d)", s);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "smtp data-timeout must not be 0");
+	else
+		ps.conf->smtp_data_timeout = n;
 }
 
 static void
@@ -1451,6 +1569,132 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	strlcpy(l->addr, canon, sizeof(l->addr));
 	l->port = port;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
+	listen_tls(kw, l);
+}
+
+/*
+ * TLS: pki definitions and the TLS options of listeners.  The parser
+ * only checks that the files are there (and only when reading a file:
+ * workers parse the parent's text inside their sandbox); the parent
+ * loads them and checks that the key matches (smtpd/parent_pki.c).
+ */
+
+static void
+pki_file(YYSTYPE *kw, const char *name, const char *what, const char *in,
+    char *dst)
+{
+	char	 abs[PATH_MAX];
+
+	if (path_abs(kw->file, kw->lineno, in, abs, sizeof(abs)) == -1)
+		return;
+	if (strlcpy(dst, abs, PATH_MAX) >= PATH_MAX) {
+		perr(kw->file, kw->lineno, "pki %s: %s: path too long", name,
+		    what);
+		return;
+	}
+	if (ps.checkfiles && access(abs, R_OK) == -1)
+		perr(kw->file, kw->lineno, "pki %s: %s \"%s\": %s", name,
+		    what, abs, strerror(errno));
+}
+
+static void
+pki_add(YYSTYPE *kw, const char *name, const char *cert, const char *key)
+{
+	struct pki_conf	*k;
+	char		 host[CONF_STR_MAX];
+
+	host[0] = '\0';
+	set_host(kw, host, name, "pki");
+	if (host[0] == '\0')
+		return;
+	if (conf_pki(ps.conf, host) != NULL) {
+		perr(kw->file, kw->lineno, "duplicate pki %s", host);
+		return;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		perr(kw->file, kw->lineno, "out of memory");
+		return;
+	}
+	strlcpy(k->name, host, sizeof(k->name));
+	snprintf(k->origin, sizeof(k->origin), "%s:%d",
+	    kw->file != NULL ? kw->file->name : "?", kw->lineno);
+	pki_file(kw, host, "cert", cert, k->cert);
+	pki_file(kw, host, "key", key, k->key);
+	TAILQ_INSERT_TAIL(&ps.conf->pkis, k, entry);
+}
+
+static void
+listen_opt_tls(YYSTYPE *kw, enum listen_tls tls)
+{
+	if (ps.lopt.has_tls)
+		perr(kw->file, kw->lineno, "listen: only one of tls and "
+		    "smtps");
+	ps.lopt.has_tls = 1;
+	ps.lopt.tls = tls;
+}
+
+static void
+listen_opt_pki(YYSTYPE *kw, const char *name)
+{
+	if (ps.lopt.pki != NULL)
+		perr(kw->file, kw->lineno, "listen: pki given twice");
+	ps.lopt.pki = p_strdup(name);
+}
+
+static void
+listen_opt_require(YYSTYPE *kw)
+{
+	if (ps.lopt.require_tls)
+		perr(kw->file, kw->lineno, "listen: require-tls given twice");
+	ps.lopt.require_tls = 1;
+}
+
+/* The options read after "listen on ADDR [port N]" go to l. */
+static void
+listen_tls(YYSTYPE *kw, struct listen_conf *l)
+{
+	struct pkiref	*r;
+
+	l->tls = ps.lopt.tls;
+	l->require_tls = ps.lopt.require_tls;
+	if (l->tls != LISTEN_PLAIN && ps.lopt.pki == NULL) {
+		perr(kw->file, kw->lineno, "listen on %s port %u: %s needs "
+		    "pki NAME", l->addr, l->port,
+		    l->tls == LISTEN_SMTPS ? "smtps" : "tls");
+		return;
+	}
+	if (l->tls == LISTEN_PLAIN && ps.lopt.pki != NULL)
+		perr(kw->file, kw->lineno, "listen on %s port %u: pki without "
+		    "tls or smtps", l->addr, l->port);
+	if (l->require_tls && l->tls != LISTEN_STARTTLS)
+		perr(kw->file, kw->lineno, "listen on %s port %u: require-tls "
+		    "needs tls", l->addr, l->port);
+	if (ps.lopt.pki == NULL || l->tls == LISTEN_PLAIN)
+		return;
+	if (strlcpy(l->pki, ps.lopt.pki, sizeof(l->pki)) >= sizeof(l->pki)) {
+		perr(kw->file, kw->lineno, "pki name too long");
+		return;
+	}
+	if ((r = p_alloc(sizeof(*r))) == NULL) {
+		perr(kw->file, kw->lineno, "out of memory");
+		return;
+	}
+	r->name = ps.lopt.pki;
+	r->file = kw->file;
+	r->lineno = kw->lineno;
+	r->next = ps.pkirefs;
+	ps.pkirefs = r;
+}
+
+/* A pki may be defined after the listener that uses it. */
+static void
+check_pki_refs(void)
+{
+	struct pkiref	*r;
+
+	for (r = ps.pkirefs; r != NULL; r = r->next)
+		if (conf_pki(ps.conf, r->name) == NULL)
+			perr(r->file, r->lineno, "unknown pki %s", r->name);
 }
 
 /* Remember a <table> reference; copy its name to dst. */
@@ -1576,6 +1820,7 @@ parse_finish(void)
 		else if (r->networks)
 			check_networks(t);
 	}
+	check_pki_refs();
 	if (conf->retry_min > conf->retry_max)
 		perr(ps.retryfile, ps.retryline, "queue retry-min (%us) is "
 		    "greater than retry-max (%us)", conf->retry_min,
@@ -1632,6 +1877,7 @@ int
 conf_parse_file(struct mxgate_conf *conf, const char *path)
 {
 	parse_reset(conf);
+	ps.checkfiles = 1;
 	return parse_run(pfile_open(path, NULL, 0));
 }
 

@@ -39,6 +39,14 @@ enum mta_status {
 	MTA_PERMFAIL		/* 5xx: bounce */
 };
 
+/* IMSG_QUEUE_STATUS flags: why smtpd must not take new mail now. */
+#define QUEUE_STATUS_NOSPACE	0x1	/* spool below its free-space reserve */
+#define QUEUE_STATUS_PAUSED	0x2	/* smtpctl pause incoming */
+
+/* IMSG_CTL_PAUSE / IMSG_CTL_RESUME: which way mail flows. */
+#define CTL_FLOW_INCOMING	0x1	/* smtpd taking new messages */
+#define CTL_FLOW_OUTGOING	0x2	/* queued handing messages to mtad */
+
 enum imsg_type {
 	IMSG_NONE,
 
@@ -46,10 +54,14 @@ enum imsg_type {
 	IMSG_CONF_START,	/* (none) */
 	IMSG_CONF_DATA,		/* data: a chunk of normalised config text */
 	IMSG_CONF_END,		/* (none): parse and swap in what came since START */
-	IMSG_PEER_FD,		/* u32 proc_id of the peer; fd: our end of the link */
+	IMSG_PEER_FD,		/* u32 proc_id of the peer; fd: our end of the link;
+				 * imsg peerid: which smtpd ("smtp processes") */
 	IMSG_LISTEN_FD,		/* u32 listener index; fd: a bound, listening socket */
 	IMSG_READY,		/* worker -> parent: u32 0 config applied, 1 rejected
 				 * (the old one stays), str reason */
+	IMSG_CONF_PKI,		/* parent -> smtpd, between CONF_START and CONF_END,
+				 * one per pki: str name, str certificate chain
+				 * (PEM), str private key (PEM) */
 
 	/* smtpd <-> lookupd */
 	IMSG_LKA_RCPT,		/* u64 reqid, str client addr, str sender, str rcpt */
@@ -66,6 +78,8 @@ enum imsg_type {
 	IMSG_QUEUE_COMMIT_OK,	/* u64 reqid, str msgid */
 	IMSG_QUEUE_COMMIT_FAIL,	/* u64 reqid, str msgid */
 	IMSG_QUEUE_ABORT,	/* u64 reqid, str msgid: drop an uncommitted message */
+	IMSG_QUEUE_STATUS,	/* queued -> smtpd: u32 QUEUE_STATUS_* flags; sent
+				 * when they change and when smtpd connects */
 
 	/* queued <-> mtad */
 	IMSG_MTA_TRANSFER,	/* u64 batchid, str msgid, str sender, str relay,
@@ -77,11 +91,19 @@ enum imsg_type {
 	 * peerid carries the control client's id through the workers. */
 	IMSG_CTL_HELLO,		/* u32 MXGATE_PROTO_VERSION (both ways) */
 	IMSG_CTL_SHOW_STATUS,	/* (none) */
-	IMSG_CTL_SHOW_QUEUE,	/* (none) */
+	IMSG_CTL_SHOW_QUEUE,	/* u32 n, n x (str key, str value): filters,
+				 * key "from", "to", "state" or "id" */
 	IMSG_CTL_RELOAD,	/* (none) */
 	IMSG_CTL_STOP,		/* (none) */
 	IMSG_CTL_DATA,		/* str: one line of output */
 	IMSG_CTL_END,		/* u32 0 = ok, else failed; str message */
+	/* smtpctl -> parent -> queued (queue administration) */
+	IMSG_CTL_SHOW_MESSAGE,	/* str msgid */
+	IMSG_CTL_SHOW_STATS,	/* (none) */
+	IMSG_CTL_SCHEDULE,	/* str msgid or "all" */
+	IMSG_CTL_REMOVE,	/* str msgid or "all" */
+	IMSG_CTL_PAUSE,		/* u32 CTL_FLOW_* bits */
+	IMSG_CTL_RESUME,	/* u32 CTL_FLOW_* bits */
 
 	/* robustness: a worker that closed a peer's link because of a
 	 * malformed or unexpected message names the sender; the parent

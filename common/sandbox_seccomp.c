@@ -53,7 +53,8 @@ static const char *const calls_rpath[] = {
 
 static const char *const calls_cpath[] = {
 	"mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink",
-	"unlinkat", "rmdir", "link", "linkat", "fchmod", "fchown", NULL
+	"unlinkat", "rmdir", "link", "linkat", "fchmod", "fchown", "syncfs",
+	NULL
 };
 
 static void

@@ -27,6 +27,7 @@ static struct {
 	struct event_base	*base;
 	struct imsgev		 parent;
 	struct imsgev		 peers[PROC_COUNT];
+	struct imsgev		 smtpd_more[CONF_SMTP_PROCS_MAX];	/* 1.. */
 	struct mxgate_conf	*conf;
 	char			*text;		/* config being received */
 	size_t			 textlen;
@@ -64,6 +65,37 @@ worker_peer(enum proc_id id)
 	if (id >= PROC_COUNT || !imsgev_active(&w.peers[id]))
 		return NULL;
 	return &w.peers[id];
+}
+
+/* Links carry (proc id | instance << 8) as their argument. */
+#define LINK_ARG(id, n)		((void *)(intptr_t)((id) | ((n) << 8)))
+#define LINK_ID(arg)		((enum proc_id)((intptr_t)(arg) & 0xff))
+#define LINK_INSTANCE(arg)	((uint32_t)((intptr_t)(arg) >> 8))
+
+static struct imsgev *
+peer_slot(enum proc_id id, uint32_t n)
+{
+	if (n == 0)
+		return &w.peers[id];
+	return &w.smtpd_more[n];
+}
+
+struct imsgev *
+worker_peer_instance(enum proc_id id, uint32_t n)
+{
+	struct imsgev	*iev;
+
+	if (id >= PROC_COUNT || n >= CONF_SMTP_PROCS_MAX ||
+	    (n > 0 && id != PROC_SMTPD))
+		return NULL;
+	iev = peer_slot(id, n);
+	return imsgev_active(iev) ? iev : NULL;
+}
+
+uint32_t
+worker_link_instance(const struct imsgev *iev)
+{
+	return LINK_INSTANCE(iev->arg);
 }
 
 static void
@@ -142,43 +174,50 @@ worker_peer_fault(enum proc_id id, uint32_t pid)
 }
 
 static void
-worker_peer_closed(struct imsgev *iev)
+peer_down(enum proc_id id, uint32_t n)
 {
-	enum proc_id id = (enum proc_id)(intptr_t)iev->arg;
-
-	if (iev->faulted)
-		worker_peer_fault(id, iev->peer_pid);
-
+	if (w.ops->peer_instance_down != NULL)
+		w.ops->peer_instance_down(id, n);
 	if (w.ops->peer_down != NULL)
 		w.ops->peer_down(id);
 }
 
 static void
+worker_peer_closed(struct imsgev *iev)
+{
+	if (iev->faulted)
+		worker_peer_fault(LINK_ID(iev->arg), iev->peer_pid);
+	peer_down(LINK_ID(iev->arg), LINK_INSTANCE(iev->arg));
+}
+
+static void
 worker_peer_fd(struct imsgev *iev, struct imsg *imsg)
 {
-	struct mreader	r;
-	uint32_t	id;
+	struct mreader	 r;
+	struct imsgev	*link;
+	uint32_t	 id, n = imsg->hdr.peerid;	/* the instance */
 
 	mreader_init(&r, imsg);
 	id = mr_u32(&r);
 	if (mr_end(&r) == -1 || imsg->fd == -1 || id >= PROC_COUNT ||
-	    w.ops->peer_handler[id] == NULL) {
+	    w.ops->peer_handler[id] == NULL || n >= CONF_SMTP_PROCS_MAX ||
+	    (n > 0 && id != PROC_SMTPD)) {
 		imsgev_fail(iev, "bad peer fd message");
 		return;
 	}
-	if (imsgev_active(&w.peers[id])) {
-		imsgev_clear(&w.peers[id]);
-		if (w.ops->peer_down != NULL)
-			w.ops->peer_down(id);
+	link = peer_slot(id, n);
+	if (imsgev_active(link)) {
+		imsgev_clear(link);
+		peer_down(id, n);
 	}
-	if (imsgev_init(&w.peers[id], w.base, imsg->fd, proc_name(id),
+	if (imsgev_init(link, w.base, imsg->fd, proc_name(id),
 	    w.ops->peer_handler[id], worker_peer_closed,
-	    (void *)(intptr_t)id) == -1)
+	    LINK_ARG(id, n)) == -1)
 		fatal("link to %s", proc_name(id));
 	imsg->fd = -1;
-	log_debug("link to %s up", proc_name(id));
+	log_debug("link to %s %u up", proc_name(id), n);
 	if (w.ops->peer_up != NULL)
-		w.ops->peer_up(id, &w.peers[id]);
+		w.ops->peer_up(id, link);
 }
 
 static void
@@ -204,7 +243,9 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		worker_test_hook(iev, imsg);
 		break;
 	default:
-		if (w.ops->parent_msg != NULL && w.conf != NULL)
+		if (w.receiving && w.ops->conf_msg != NULL)
+			w.ops->conf_msg(iev, imsg);
+		else if (w.ops->parent_msg != NULL && w.conf != NULL)
 			w.ops->parent_msg(iev, imsg);
 		else
 			imsgev_fail(iev, "unexpected message from parent");

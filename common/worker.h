@@ -15,6 +15,10 @@
  * IMSG_PEER_FD from the parent (re)opens the link to another worker: an
  * existing link to that peer is closed first (ops->peer_down), then the new
  * one is set up with ops->peer_handler[peer] and ops->peer_up is called.
+ * There may be several smtpd processes ("smtp processes"): the imsg
+ * peerid of IMSG_PEER_FD then numbers the instance, each with its own
+ * link; ops->peer_instance_down, when set, is told which one went down
+ * (before peer_down), and worker_peer_instance() finds a link by number.
  * A link that fails (EOF, malformed frame, imsgev_fail) also calls
  * peer_down; the parent restarts the dead worker and sends a new fd.
  * Every other message from the parent goes to ops->parent_msg, which must
@@ -36,6 +40,10 @@ struct worker_ops {
 	void		(*peer_down)(enum proc_id);
 	imsgev_handler	 peer_handler[PROC_COUNT];
 	imsgev_handler	 parent_msg;	/* may be NULL: everything unexpected */
+	/* Other messages between CONF_START and CONF_END (IMSG_CONF_PKI),
+	 * for configure() to use; may be NULL: they are unexpected. */
+	imsgev_handler	 conf_msg;
+	void		(*peer_instance_down)(enum proc_id, uint32_t);
 };
 
 /* Does not return.  argv: [-d] [-v]. */
@@ -46,6 +54,10 @@ const struct mxgate_conf *worker_conf(void);
 /* The live link to a peer, or NULL while it is down. */
 struct imsgev		*worker_peer(enum proc_id);
 struct imsgev		*worker_parent(void);
+/* The link to instance n of a peer (0: the only one), or NULL. */
+struct imsgev		*worker_peer_instance(enum proc_id, uint32_t n);
+/* The instance number of a peer link (iev given to a peer handler). */
+uint32_t		 worker_link_instance(const struct imsgev *);
 int			 worker_verbose(void);
 
 #endif

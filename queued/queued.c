@@ -53,6 +53,7 @@ _Static_assert(ENVELOPE_ADDR_MAX <= QUEUE_STR_MAX &&
 struct incoming {
 	TAILQ_ENTRY(incoming)	 entry;
 	char			 id[QUEUE_ID_LEN + 1];
+	uint32_t		 link;		/* smtpd instance it came from */
 	uint32_t		 peerid;	/* of the commit */
 	uint64_t		 reqid;		/* of the commit */
 	struct envelope		*env;		/* once committing */
@@ -94,14 +95,15 @@ incoming_free(struct incoming *inc)
 	q.nincoming--;
 }
 
+/* An answer on the link to the smtpd instance the request came from. */
 static void
-queue_reply(uint32_t type, uint32_t peerid, uint64_t reqid,
+queue_reply(uint32_t link, uint32_t type, uint32_t peerid, uint64_t reqid,
     const char *msgid, int fd)
 {
 	struct imsgev *iev;
 	struct mbuf m;
 
-	if ((iev = worker_peer(PROC_SMTPD)) == NULL) {
+	if ((iev = worker_peer_instance(PROC_SMTPD, link)) == NULL) {
 		if (fd != -1)
 			close(fd);
 		return;
@@ -132,21 +134,28 @@ queue_create(struct imsgev *iev, struct imsg *imsg)
 		log_warnx("create: %zu messages open already", q.nincoming);
 		goto fail;
 	}
+	/* smtpd was told already (IMSG_QUEUE_STATUS); it answers 4xx */
+	if (flow_check_space() == -1 || flow_incoming_paused())
+		goto fail;
 	if ((inc = calloc(1, sizeof(*inc))) == NULL) {
 		log_warn("create");
 		goto fail;
 	}
 	if ((fd = spool_create(&q.spool, inc->id)) == -1) {
+		flow_write_failed(errno);
 		free(inc);
 		goto fail;
 	}
+	inc->link = worker_link_instance(iev);
 	TAILQ_INSERT_TAIL(&q.open, inc, entry);
 	q.nincoming++;
 	log_debug("%s: created", inc->id);
-	queue_reply(IMSG_QUEUE_CREATE_OK, imsg->hdr.peerid, reqid, inc->id, fd);
+	queue_reply(inc->link, IMSG_QUEUE_CREATE_OK, imsg->hdr.peerid, reqid,
+	    inc->id, fd);
 	return;
  fail:
-	queue_reply(IMSG_QUEUE_CREATE_FAIL, imsg->hdr.peerid, reqid, NULL, -1);
+	queue_reply(worker_link_instance(iev), IMSG_QUEUE_CREATE_FAIL,
+	    imsg->hdr.peerid, reqid, NULL, -1);
 }
 
 /* A string field, duplicated; NULL on a bad field or (*nomem) memory. */
@@ -206,9 +215,28 @@ queue_commit_fail(struct incoming *inc)
 {
 	spool_remove(&q.spool, inc->id);
 	log_warnx("%s: commit failed, message removed", inc->id);
-	queue_reply(IMSG_QUEUE_COMMIT_FAIL, inc->peerid, inc->reqid, inc->id,
-	    -1);
+	queue_reply(inc->link, IMSG_QUEUE_COMMIT_FAIL, inc->peerid, inc->reqid,
+	    inc->id, -1);
 	incoming_free(inc);
+}
+
+/* Durable: acknowledge and schedule; a restart would load it too. */
+static void
+queue_commit_ok(struct incoming *inc)
+{
+	char from[ENVELOPE_ADDR_MAX];
+	struct envelope *env = inc->env;
+
+	inc->env = NULL;
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)",
+	    env->id, envelope_vis(from, sizeof(from), env->sender),
+	    (unsigned long long)env->size, env->nrcpt);
+	queue_reply(inc->link, IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid,
+	    inc->id, -1);
+	stats_accepted(time(NULL));
+	incoming_free(inc);
+	if (sched_add(&q.sched, env) == -1)
+		fatalx("%s: out of memory scheduling a message", env->id);
 }
 
 static void
@@ -228,7 +256,8 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 		imsgev_fail(iev, "malformed commit");
 		return;
 	}
-	if ((inc = incoming_find(&q.open, env.id)) == NULL) {
+	if ((inc = incoming_find(&q.open, env.id)) == NULL ||
+	    inc->link != worker_link_instance(iev)) {
 		envelope_clear(&env);
 		imsgev_fail(iev, "commit of a message not open on this link");
 		return;
@@ -247,6 +276,7 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 	for (i = 0; i < env.nrcpt; i++)
 		inc->env->rcpt[i].next = now;
 	if (spool_commit(&q.spool, inc->env) == -1) {
+		flow_write_failed(errno);
 		queue_commit_fail(inc);
 		return;
 	}
@@ -254,37 +284,39 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 	evtimer_add(q.flush_ev, &now_tv);
 }
 
-/* The shared half of the commits of this loop pass: one dir fsync. */
+/*
+ * The shared half of the commits of this loop pass (spool.c, steps 2-5):
+ * one syncfs, the renames, one directory fsync, then every 250.
+ */
 static void
 queue_flush(evutil_socket_t fd, short ev, void *arg)
 {
-	char from[ENVELOPE_ADDR_MAX];
+	struct incoming_list published;
 	struct incoming *inc;
-	struct envelope *env;
 	int synced;
 
 	if (TAILQ_EMPTY(&q.committing))
 		return;
-	synced = spool_sync(&q.spool) == 0;
+	TAILQ_INIT(&published);
+	synced = spool_sync_data(&q.spool) == 0;
 	while ((inc = TAILQ_FIRST(&q.committing)) != NULL) {
 		TAILQ_REMOVE(&q.committing, inc, entry);
-		/* no link to smtpd: the client cannot hear 250, drop it */
-		if (!synced || worker_peer(PROC_SMTPD) == NULL) {
+		if (!synced || spool_publish(&q.spool, inc->id) == -1) {
+			flow_write_failed(errno);
+			spool_unstage(&q.spool, inc->id);
 			queue_commit_fail(inc);
-			continue;
-		}
-		env = inc->env;
-		inc->env = NULL;
-		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)",
-		    env->id, envelope_vis(from, sizeof(from), env->sender),
-		    (unsigned long long)env->size, env->nrcpt);
-		queue_reply(IMSG_QUEUE_COMMIT_OK, inc->peerid, inc->reqid,
-		    inc->id, -1);
-		incoming_free(inc);
-		/* durable and acknowledged: a restart would load it */
-		if (sched_add(&q.sched, env) == -1)
-			fatalx("%s: out of memory scheduling a message",
-			    env->id);
+		} else
+			TAILQ_INSERT_TAIL(&published, inc, entry);
+	}
+	synced = !TAILQ_EMPTY(&published) && spool_sync(&q.spool) == 0;
+	while ((inc = TAILQ_FIRST(&published)) != NULL) {
+		TAILQ_REMOVE(&published, inc, entry);
+		/* no link to smtpd: the client cannot hear 250, drop it */
+		if (!synced ||
+		    worker_peer_instance(PROC_SMTPD, inc->link) == NULL)
+			queue_commit_fail(inc);
+		else
+			queue_commit_ok(inc);
 	}
 	queue_kick();
 }
@@ -304,7 +336,8 @@ queue_abort(struct imsgev *iev, struct imsg *imsg)
 		return;
 	}
 	/* a commit may have crossed the abort: then the commit stands */
-	if ((inc = incoming_find(&q.open, msgid)) == NULL) {
+	if ((inc = incoming_find(&q.open, msgid)) == NULL ||
+	    inc->link != worker_link_instance(iev)) {
 		log_debug("%s: abort of a message not open, ignored", msgid);
 		return;
 	}
@@ -314,16 +347,22 @@ queue_abort(struct imsgev *iev, struct imsg *imsg)
 	incoming_free(inc);
 }
 
-/* smtpd is gone: nothing it left open or unacknowledged is kept. */
+/*
+ * An smtpd instance is gone: nothing it left open or unacknowledged is
+ * kept; the other instances' messages are theirs.
+ */
 static void
-queue_smtpd_down(void)
+queue_smtpd_down(uint32_t link)
 {
 	struct incoming_list *lists[] = { &q.open, &q.committing };
-	struct incoming *inc;
+	struct incoming *inc, *next;
 	size_t i;
 
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		while ((inc = TAILQ_FIRST(lists[i])) != NULL) {
+		for (inc = TAILQ_FIRST(lists[i]); inc != NULL; inc = next) {
+			next = TAILQ_NEXT(inc, entry);
+			if (inc->link != link)
+				continue;
 			TAILQ_REMOVE(lists[i], inc, entry);
 			if (spool_remove(&q.spool, inc->id) == 0)
 				log_info("%s: removed uncommitted message",
@@ -400,8 +439,8 @@ queue_schedule(evutil_socket_t fd, short ev, void *arg)
 	struct timeval tv = { 0, 0 };
 	int64_t now = time(NULL), due;
 
-	if (worker_peer(PROC_MTAD) == NULL)
-		return;				/* peer_up kicks */
+	if (worker_peer(PROC_MTAD) == NULL || q.sched.paused)
+		return;				/* peer_up, resume kick */
 	sched_dispatch(&q.sched, now, queue_send_batch, NULL);
 	if (q.sched.ninflight >= SCHED_MAX_INFLIGHT)
 		return;				/* a result kicks */
@@ -429,7 +468,7 @@ queue_mta_result(struct imsgev *iev, struct imsg *imsg)
 	uint32_t status[SCHED_BATCH_MAX_RCPT];
 	char host[ENVELOPE_RELAY_MAX];
 	struct mreader r;
-	uint64_t batchid;
+	uint64_t batchid, delivered;
 	uint32_t n, i;
 
 	mreader_init(&r, imsg);
@@ -450,11 +489,13 @@ queue_mta_result(struct imsgev *iev, struct imsg *imsg)
 		imsgev_fail(iev, "malformed result");
 		return;
 	}
+	delivered = q.sched.count.delivered;
 	if (sched_result(&q.sched, batchid, n, status, reply,
 	    time(NULL)) == -1) {
 		imsgev_fail(iev, "result does not match a batch");
 		return;
 	}
+	stats_delivered(time(NULL), q.sched.count.delivered - delivered);
 	queue_kick();
 }
 
@@ -479,20 +520,11 @@ queue_mtad_msg(struct imsgev *iev, struct imsg *imsg)
 static void
 queue_parent_msg(struct imsgev *iev, struct imsg *imsg)
 {
-	struct mreader r;
-
-	mreader_init(&r, imsg);
-	if (imsg->fd != -1 || mr_end(&r) == -1) {
-		imsgev_fail(iev, "malformed message from parent");
+	if (imsg->fd != -1 || queue_ctl_dispatch(iev, imsg, &q.sched) == -1) {
+		imsgev_fail(iev, "unexpected message from parent");
 		return;
 	}
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_SHOW_QUEUE:
-		queue_ctl_show(iev, imsg->hdr.peerid, &q.sched, time(NULL));
-		break;
-	default:
-		imsgev_fail(iev, "unexpected message from parent");
-	}
+	queue_kick();		/* schedule, resume may have made work */
 }
 
 static void
@@ -500,14 +532,15 @@ queue_peer_up(enum proc_id id, struct imsgev *iev)
 {
 	if (id == PROC_MTAD)
 		queue_kick();
+	if (id == PROC_SMTPD)
+		flow_smtpd_up();
 }
 
 static void
 queue_peer_down(enum proc_id id)
 {
 	switch (id) {
-	case PROC_SMTPD:
-		queue_smtpd_down();
+	case PROC_SMTPD:	/* queue_peer_instance_down knows which */
 		break;
 	case PROC_MTAD:
 		if (q.sched.ninflight > 0)
@@ -518,6 +551,13 @@ queue_peer_down(enum proc_id id)
 	default:
 		break;
 	}
+}
+
+static void
+queue_peer_instance_down(enum proc_id id, uint32_t n)
+{
+	if (id == PROC_SMTPD)
+		queue_smtpd_down(n);
 }
 
 /* Start-up */
@@ -551,6 +591,10 @@ queue_init(const struct mxgate_conf *conf)
 	sched_init(&q.sched, &q.spool);
 	sched_set_retry(&q.sched, conf->retry_min, conf->retry_max,
 	    conf->queue_lifetime);
+	if (flow_init(q.spool.dirfd, conf->queue_min_free) == -1) {
+		log_warnx("evtimer_new failed");
+		return -1;
+	}
 	q.flush_ev = evtimer_new(worker_base(), queue_flush, NULL);
 	q.sched_ev = evtimer_new(worker_base(), queue_schedule, NULL);
 	if (q.flush_ev == NULL || q.sched_ev == NULL) {
@@ -577,6 +621,7 @@ queue_configure(struct mxgate_conf *conf, int first)
 	}
 	sched_set_retry(&q.sched, conf->retry_min, conf->retry_max,
 	    conf->queue_lifetime);
+	flow_set_min_free(conf->queue_min_free);
 	return 0;
 }
 
@@ -599,6 +644,7 @@ static const struct worker_ops queue_ops = {
 		[PROC_MTAD] = queue_mtad_msg,
 	},
 	.parent_msg = queue_parent_msg,
+	.peer_instance_down = queue_peer_instance_down,
 };
 
 int

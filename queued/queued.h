@@ -24,8 +24,36 @@ struct scheduler;
  */
 int	queue_ctl_line(char *buf, size_t bufsz, const struct envelope *,
 	    const struct envelope_rcpt *, int64_t now);
-/* IMSG_CTL_DATA per pending recipient, then IMSG_CTL_END, to peerid. */
-void	queue_ctl_show(struct imsgev *, uint32_t peerid,
-	    const struct scheduler *, int64_t now);
+/* Most of a message's header `smtpctl show message` prints. */
+#define QUEUE_CTL_HEADERS_MAX	(64 * 1024)
+
+struct imsg;
+/*
+ * Answers an IMSG_CTL_* queue request from the parent (lines, then
+ * IMSG_CTL_END to its peer id); -1 if the type is not one of them.
+ */
+int	queue_ctl_dispatch(struct imsgev *, struct imsg *, struct scheduler *);
+
+/*
+ * queue_flow.c: may new mail come in?  flow_check_space() and
+ * flow_write_failed() update and, on a change, tell smtpd
+ * (IMSG_QUEUE_STATUS); flow_check_space() returns -1 while the spool is
+ * below its reserve.
+ */
+int	flow_init(int spool_dirfd, uint64_t min_free);
+void	flow_set_min_free(uint64_t);
+int	flow_check_space(void);
+void	flow_write_failed(int err);
+void	flow_pause_incoming(int);
+int	flow_incoming_paused(void);
+void	flow_smtpd_up(void);
+
+/* queue_stats.c: counts of the last minute for `smtpctl show stats`. */
+void	stats_accepted(int64_t now);
+void	stats_delivered(int64_t now, size_t n);
+/* Events of the last 60 seconds. */
+uint64_t stats_accepted_last_minute(int64_t now);
+uint64_t stats_delivered_last_minute(int64_t now);
+uint64_t stats_accepted_total(void);
 
 #endif

@@ -98,6 +98,17 @@ sched_add(struct scheduler *s, struct envelope *env)
 	return 0;
 }
 
+void
+sched_release(struct scheduler *s, struct sched_msg *m)
+{
+	if (!m->removed || m->ninflight > 0)
+		return;
+	TAILQ_REMOVE(&s->msgs, m, entry);
+	s->nmsgs--;
+	envelope_free(m->env);
+	free(m);
+}
+
 static int
 rcpt_due(const struct envelope_rcpt *r, int64_t now)
 {
@@ -171,7 +182,10 @@ batch_unsend(struct scheduler *s, struct sched_batch *b)
 	batch_free(s, b);
 }
 
-/* Broken messages with nothing at mtad leave the queue for corrupt/. */
+/*
+ * Broken messages leave the queue for corrupt/ at once; like a removed
+ * one, a message with batches still at mtad is freed when they are back.
+ */
 static void
 sched_sweep_broken(struct scheduler *s)
 {
@@ -179,13 +193,11 @@ sched_sweep_broken(struct scheduler *s)
 
 	for (m = TAILQ_FIRST(&s->msgs); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
-		if (!m->broken || m->ninflight > 0)
+		if (!m->broken || m->removed)
 			continue;
 		spool_quarantine(s->spool, m->env->id, "message file unusable");
-		TAILQ_REMOVE(&s->msgs, m, entry);
-		s->nmsgs--;
-		envelope_free(m->env);
-		free(m);
+		m->removed = 1;
+		sched_release(s, m);
 	}
 }
 
@@ -224,9 +236,14 @@ sched_dispatch(struct scheduler *s, int64_t now, sched_send_fn send,
 	struct sched_msg *m;
 	size_t sent = 0;
 
-	TAILQ_FOREACH(m, &s->msgs, entry)
+	if (s->paused)
+		return 0;
+	TAILQ_FOREACH(m, &s->msgs, entry) {
+		if (m->removed)
+			continue;
 		if (dispatch_msg(s, m, now, send, arg, &sent) == -1)
 			break;
+	}
 	sched_sweep_broken(s);
 	return sent;
 }
@@ -266,10 +283,12 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 	switch (status) {
 	case MTA_OK:
 		r->state = RCPT_SENT;
+		s->count.delivered++;
 		break;
 	case MTA_PERMFAIL:
 		/* XXX DSN to the sender: later issue */
 		r->state = RCPT_BOUNCED;
+		s->count.bounced++;
 		log_rcpt(env, r, "bounced");
 		break;
 	case MTA_TEMPFAIL:
@@ -278,9 +297,12 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 		if (now - env->created > (int64_t)s->lifetime) {
 			/* XXX DSN to the sender: later issue */
 			r->state = RCPT_EXPIRED;
+			s->count.expired++;
 			log_rcpt(env, r, "expired");
-		} else
+		} else {
 			r->next = now + sched_retry_delay(s, r->tries);
+			s->count.deferred++;
+		}
 		break;
 	}
 }
@@ -322,6 +344,11 @@ sched_result(struct scheduler *s, uint64_t batchid, size_t n,
 		    status[k] != MTA_PERMFAIL)
 			return -1;
 	m = b->msg;
+	if (m->removed) {
+		batch_free(s, b);
+		sched_release(s, m);
+		return 0;
+	}
 	for (k = 0; k < n; k++) {
 		r = &m->env->rcpt[b->idx[k]];
 		r->inflight = 0;
@@ -340,14 +367,17 @@ void
 sched_requeue_inflight(struct scheduler *s, int64_t now)
 {
 	struct sched_batch *b;
+	struct sched_msg *m;
 	size_t k;
 
 	while ((b = TAILQ_FIRST(&s->batches)) != NULL) {
-		for (k = 0; k < b->n; k++)
-			log_rcpt_note(b->msg->env, &b->msg->env->rcpt[b->idx[k]],
+		m = b->msg;
+		for (k = 0; k < b->n && !m->removed; k++)
+			log_rcpt_note(m->env, &m->env->rcpt[b->idx[k]],
 			    "deferred", "delivery interrupted: link to mtad "
 			    "lost, it may be repeated");
 		batch_defer(s, b, now);
+		sched_release(s, m);
 	}
 }
 
@@ -360,6 +390,8 @@ sched_next_due(const struct scheduler *s)
 	size_t i;
 
 	TAILQ_FOREACH(m, &s->msgs, entry) {
+		if (m->removed)
+			continue;
 		for (i = 0; i < m->env->nrcpt; i++) {
 			r = &m->env->rcpt[i];
 			if (r->state != RCPT_PENDING || r->inflight)

@@ -23,6 +23,8 @@ struct sched_msg {
 	TAILQ_ENTRY(sched_msg)	 entry;
 	struct envelope		*env;
 	unsigned		 ninflight;	/* batches at mtad */
+	int			 removed;	/* by smtpctl remove; freed once
+						 * its batches are back */
 	int			 broken;	/* message file unusable */
 };
 
@@ -39,8 +41,15 @@ struct sched_batch {
 TAILQ_HEAD(sched_msgs, sched_msg);
 TAILQ_HEAD(sched_batches, sched_batch);
 
+/* Recipient outcomes since start, for `smtpctl show stats`. */
+struct sched_counters {
+	uint64_t	delivered, deferred, bounced, expired, removed;
+};
+
 struct scheduler {
 	struct spool		*spool;
+	struct sched_counters	 count;
+	int			 paused;	/* no dispatch: pause outgoing */
 	uint32_t		 retry_min, retry_max, lifetime;	/* s */
 	struct sched_msgs	 msgs;		/* in commit order */
 	struct sched_batches	 batches;	/* at mtad */
@@ -86,5 +95,18 @@ void	sched_requeue_inflight(struct scheduler *, int64_t now);
 
 /* Earliest next try among recipients not at mtad, or -1 if none. */
 int64_t	sched_next_due(const struct scheduler *);
+
+/* Administration (sched_admin.c): id NULL means every message. */
+struct sched_msg *sched_find(const struct scheduler *, const char *id);
+/* Pending recipients not at mtad become due now; how many. */
+size_t	sched_schedule(struct scheduler *, const char *id, int64_t now);
+/*
+ * Removes messages from the spool and the queue; how many.  A message
+ * with batches at mtad leaves the spool at once and memory when they
+ * return (*inflight counts those: mtad may still deliver them).
+ */
+size_t	sched_remove(struct scheduler *, const char *id, size_t *inflight);
+/* scheduler.c: frees a removed message once no batch of it is out. */
+void	sched_release(struct scheduler *, struct sched_msg *);
 
 #endif

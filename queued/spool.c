@@ -14,19 +14,31 @@
  * bits), unique because <ID>.msg is created with O_EXCL.
  *
  * Guarantee: a message is committed if and only if <ID>.env exists, and
- * <ID>.env only ever appears whole, after <ID>.msg is on disk.  Commit:
+ * <ID>.env only ever appears whole, after <ID>.msg is on disk.  Commit,
+ * for every message whose commit arrived in one event-loop pass together
+ * (group commit):
  *
- *	1. check <ID>.msg has the size smtpd announced; fdatasync it;
- *	2. write <ID>.env.tmp, fdatasync it;
- *	3. rename <ID>.env.tmp to <ID>.env;
- *	4. fsync the queue directory (one fsync may serve every commit of
- *	   an event-loop pass: group commit);
- *	5. only then is the commit acknowledged (and the client hears 250).
+ *	1. check <ID>.msg has the size smtpd announced, write
+ *	   <ID>.env.tmp (spool_commit, per message, no sync);
+ *	2. one syncfs() of the spool's file system: every message file and
+ *	   temp envelope of the batch is on disk (spool_sync_data);
+ *	3. rename each <ID>.env.tmp to <ID>.env (spool_publish);
+ *	4. one fsync of the queue directory: the renames are on disk
+ *	   (spool_sync);
+ *	5. only then are the commits acknowledged (and clients hear 250).
+ *
+ * So a batch costs two syncs however many messages it holds, instead of
+ * two per message plus one.  syncfs() flushes the whole file system the
+ * spool is on: keep the spool on a file system of its own if other
+ * programs write a lot to the one it shares.
  *
  * A crash before step 4 completes leaves either no <ID>.env (recovery
- * removes the message; the client never got 250) or a whole one (the
- * message is delivered).  An envelope update is steps 2-4, so the
- * envelope on disk is always the old or the new one, whole.
+ * removes the message; the client never got 250) or a whole one, whose
+ * message is whole too since step 2 came before its rename (the message
+ * is delivered; its client may have missed the 250 and send it again:
+ * the one unavoidable duplicate).  An envelope update is a temp file,
+ * fdatasync, rename and directory fsync, so the envelope on disk is
+ * always the old or the new one, whole.
  *
  * Removal unlinks <ID>.env first, then <ID>.msg: a crash in between leaves
  * a message without envelope, which recovery removes as uncommitted.
@@ -246,11 +258,11 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Steps 2 and 3: temp file, sync, rename into place. */
+/* Writes <ID>.env.tmp; with sync, fdatasync()ed.  0 or -1 (removed). */
 static int
-spool_write_env(struct spool *sp, const struct envelope *env)
+spool_write_tmp(struct spool *sp, const struct envelope *env, int sync)
 {
-	char tmp[SPOOL_NAME_MAX], name[SPOOL_NAME_MAX];
+	char tmp[SPOOL_NAME_MAX];
 	char *buf;
 	size_t len;
 	int fd;
@@ -260,7 +272,6 @@ spool_write_env(struct spool *sp, const struct envelope *env)
 		return -1;
 	}
 	spool_name(tmp, env->id, KIND_TMP);
-	spool_name(name, env->id, KIND_ENV);
 	fd = openat(sp->queuefd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
@@ -268,25 +279,46 @@ spool_write_env(struct spool *sp, const struct envelope *env)
 		free(buf);
 		return -1;
 	}
-	if (write_all(fd, buf, len) == -1 || fdatasync(fd) == -1) {
+	if (write_all(fd, buf, len) == -1 || (sync && fdatasync(fd) == -1)) {
 		log_warn("%s: write %s", env->id, tmp);
+		free(buf);
 		close(fd);
 		goto fail;
 	}
+	free(buf);
 	if (close(fd) == -1) {
 		log_warn("%s: close %s", env->id, tmp);
 		goto fail;
 	}
-	if (renameat(sp->queuefd, tmp, sp->queuefd, name) == -1) {
-		log_warn("%s: rename %s", env->id, tmp);
-		goto fail;
-	}
-	free(buf);
 	return 0;
  fail:
 	unlinkat(sp->queuefd, tmp, 0);
-	free(buf);
 	return -1;
+}
+
+int
+spool_publish(struct spool *sp, const char *id)
+{
+	char tmp[SPOOL_NAME_MAX], name[SPOOL_NAME_MAX];
+
+	spool_name(tmp, id, KIND_TMP);
+	spool_name(name, id, KIND_ENV);
+	if (renameat(sp->queuefd, tmp, sp->queuefd, name) == -1) {
+		log_warn("%s: rename %s", id, tmp);
+		unlinkat(sp->queuefd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_unstage(struct spool *sp, const char *id)
+{
+	char tmp[SPOOL_NAME_MAX];
+
+	spool_name(tmp, id, KIND_TMP);
+	if (unlinkat(sp->queuefd, tmp, 0) == -1 && errno != ENOENT)
+		log_warn("%s: remove %s", id, tmp);
 }
 
 int
@@ -294,30 +326,29 @@ spool_commit(struct spool *sp, const struct envelope *env)
 {
 	char name[SPOOL_NAME_MAX];
 	struct stat st;
-	int fd;
 
 	spool_name(name, env->id, KIND_MSG);
-	fd = openat(sp->queuefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		log_warn("%s: open message file", env->id);
-		if (fd != -1)
-			close(fd);
+	if (fstatat(sp->queuefd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_warn("%s: message file", env->id);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != env->size) {
 		log_warnx("%s: message file has %lld bytes, expected %llu",
 		    env->id, (long long)st.st_size,
 		    (unsigned long long)env->size);
-		close(fd);
 		return -1;
 	}
-	if (fdatasync(fd) == -1) {
-		log_warn("%s: sync message file", env->id);
-		close(fd);
+	return spool_write_tmp(sp, env, 0);
+}
+
+int
+spool_sync_data(struct spool *sp)
+{
+	if (syncfs(sp->queuefd) == -1) {
+		log_warn("spool: syncfs");
 		return -1;
 	}
-	close(fd);
-	return spool_write_env(sp, env);
+	return 0;
 }
 
 int
@@ -333,7 +364,8 @@ spool_sync(struct spool *sp)
 int
 spool_update(struct spool *sp, const struct envelope *env)
 {
-	if (spool_write_env(sp, env) == -1)
+	if (spool_write_tmp(sp, env, 1) == -1 ||
+	    spool_publish(sp, env->id) == -1)
 		return -1;
 	return spool_sync(sp);
 }

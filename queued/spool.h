@@ -50,13 +50,19 @@ int	spool_msg_usable(int fd, const struct envelope *);
 int	spool_quarantine(struct spool *, const char *id, const char *why);
 
 /*
- * First half of a commit: checks that the message file is env->size
- * bytes, syncs it, then writes the envelope to a temp file, syncs it and
- * renames it into place.  The commit is durable once spool_sync()
- * returned 0 (several commits may share one spool_sync()).  On -1 the
+ * Step 1 of a commit (spool.c): checks that the message file is
+ * env->size bytes and writes the envelope to a temp file, unsynced.  The
+ * batch of commits then takes spool_sync_data(), spool_publish() for
+ * each, spool_sync(); it is durable once that returned 0.  On -1 the
  * caller removes the message with spool_remove().
  */
 int	spool_commit(struct spool *, const struct envelope *);
+/* Removes the temp envelope of a commit that will not be published. */
+void	spool_unstage(struct spool *, const char *id);
+/* syncfs() of the spool's file system. */
+int	spool_sync_data(struct spool *);
+/* Renames the message's temp envelope into place (the commit point). */
+int	spool_publish(struct spool *, const char *id);
 /* fsync of the queue directory: makes creations and renames durable. */
 int	spool_sync(struct spool *);
 /* Rewrites a committed envelope durably (temp, sync, rename, dir sync). */

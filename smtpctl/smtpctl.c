@@ -1,8 +1,8 @@
 /*
  * smtpctl: the administrator's tool over the control socket.
- *   smtpctl [-s socket] show status | show queue | reload | stop
- *   smtpctl makemap file		(local, see makemap.c)
- *   smtpctl test hook worker action	(test builds only, see test_hook.h)
+ *   smtpctl [-s socket] COMMAND [ARGS]	(ctl_cmd.c lists them)
+ *   smtpctl makemap file			(local, see makemap.c)
+ *   smtpctl test hook worker action	(test builds only, test_hook.h)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
  */
@@ -18,44 +18,22 @@
 #include <bsd/string.h>
 
 #include "imsg.h"
+#include "ctl_cmd.h"
 #include "makemap.h"
 #include "mbuf.h"
 #include "proto.h"
 
 #define DEFAULT_SOCKET	"/run/mxgate.sock"
 
-static const struct {
-	const char	*words[2];
-	uint32_t	 type;
-} commands[] = {
-	{ { "show", "status" },	IMSG_CTL_SHOW_STATUS },
-	{ { "show", "queue" },	IMSG_CTL_SHOW_QUEUE },
-	{ { "reload", NULL },	IMSG_CTL_RELOAD },
-	{ { "stop", NULL },	IMSG_CTL_STOP },
-};
-
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: smtpctl [-s socket] show status | "
-	    "show queue | reload | stop\n"
-	    "       smtpctl makemap file\n");
+	const char *const *u;
+
+	for (u = ctl_cmd_usage; *u != NULL; u++)
+		fprintf(stderr, "%s smtpctl [-s socket] %s\n",
+		    u == ctl_cmd_usage ? "usage:" : "      ", *u);
 	exit(2);
-}
-
-static uint32_t
-lookup_command(int argc, char **argv)
-{
-	size_t	i;
-	int	n;
-
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		n = commands[i].words[1] ? 2 : 1;
-		if (argc == n && strcmp(argv[0], commands[i].words[0]) == 0 &&
-		    (n == 1 || strcmp(argv[1], commands[i].words[1]) == 0))
-			return commands[i].type;
-	}
-	usage();
 }
 
 static int
@@ -106,36 +84,14 @@ next_imsg(struct imsgbuf *ib, struct imsg *imsg)
 }
 
 static void
-send_u32(struct imsgbuf *ib, uint32_t type, int with_version)
+send_request(struct imsgbuf *ib, uint32_t type, struct mbuf *m)
 {
-	struct mbuf m;
-
-	mbuf_init(&m);
-	if (with_version)
-		mbuf_add_u32(&m, MXGATE_PROTO_VERSION);
-	if (m.err || imsg_compose(ib, type, 0, -1, m.buf, m.len) == -1 ||
+	if (m->err || imsg_compose(ib, type, 0, -1, m->buf, m->len) == -1 ||
 	    imsgbuf_flush_all(ib) == -1) {
 		fprintf(stderr, "smtpctl: write: %s\n", strerror(errno));
 		exit(1);
 	}
-	mbuf_free(&m);
-}
-
-/* `test hook WORKER ACTION`: the daemon decides whether it has hooks. */
-static void
-send_test_hook(struct imsgbuf *ib, const char *worker, const char *action)
-{
-	struct mbuf m;
-
-	mbuf_init(&m);
-	mbuf_add_str(&m, worker);
-	mbuf_add_str(&m, action);
-	if (m.err || imsg_compose(ib, IMSG_CTL_TEST_HOOK, 0, -1, m.buf,
-	    m.len) == -1 || imsgbuf_flush_all(ib) == -1) {
-		fprintf(stderr, "smtpctl: write: %s\n", strerror(errno));
-		exit(1);
-	}
-	mbuf_free(&m);
+	mbuf_free(m);
 }
 
 /* Prints the answer; returns the exit status. */
@@ -175,8 +131,11 @@ handshake(struct imsgbuf *ib)
 	struct imsg	imsg;
 	struct mreader	r;
 	uint32_t	version;
+	struct mbuf	m;
 
-	send_u32(ib, IMSG_CTL_HELLO, 1);
+	mbuf_init(&m);
+	mbuf_add_u32(&m, MXGATE_PROTO_VERSION);
+	send_request(ib, IMSG_CTL_HELLO, &m);
 	next_imsg(ib, &imsg);
 	if (imsg.hdr.type == IMSG_CTL_END) {
 		imsg_free(&imsg);
@@ -198,9 +157,11 @@ int
 main(int argc, char **argv)
 {
 	struct imsgbuf	 ib;
+	struct mbuf	 req;
 	const char	*path = DEFAULT_SOCKET;
+	char		 err[256];
 	uint32_t	 type;
-	int		 ch, status, hook;
+	int		 ch, status;
 
 	while ((ch = getopt(argc, argv, "s:")) != -1) {
 		switch (ch) {
@@ -215,18 +176,19 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
 		return makemap_main(argc, argv);	/* no daemon needed */
-	hook = argc == 4 && strcmp(argv[0], "test") == 0 &&
-	    strcmp(argv[1], "hook") == 0;
-	type = hook ? IMSG_CTL_TEST_HOOK : lookup_command(argc, argv);
+	mbuf_init(&req);
+	if (ctl_cmd_parse(argc, argv, &type, &req, err, sizeof(err)) == -1) {
+		if (err[0] == '\0')
+			usage();
+		fprintf(stderr, "smtpctl: %s\n", err);
+		return 2;
+	}
 	if (imsgbuf_init(&ib, connect_socket(path)) == -1) {
 		fprintf(stderr, "smtpctl: out of memory\n");
 		return 1;
 	}
 	handshake(&ib);
-	if (hook)
-		send_test_hook(&ib, argv[2], argv[3]);
-	else
-		send_u32(&ib, type, 0);
+	send_request(&ib, type, &req);
 	status = read_answer(&ib);
 	imsgbuf_clear(&ib);
 	close(ib.fd);

@@ -2,8 +2,10 @@
  * The control socket smtpctl talks to.  Only root, or members of the
  * configured group, can open it (file mode, checked again with
  * SO_PEERCRED).  Requests the parent can answer itself (status, reload,
- * stop) are answered here; `show queue` goes to queued with the client's
- * id as peer id and queued's lines come back through control_relay().
+ * stop) are answered here; the queue requests (show queue, show message,
+ * show stats, schedule, remove, pause, resume) go to queued with the
+ * client's id as peer id and queued's lines come back through
+ * control_relay().
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -88,30 +90,82 @@ control_relay(uint32_t id, struct imsg *imsg)
 static void
 show_status(uint32_t id)
 {
-	const struct worker_proc	*wp;
-	enum proc_id			 pid;
+	struct worker_proc		*wp;
 	time_t				 now = time(NULL);
-	char				 line[160];
+	char				 line[160], name[32];
 
 	snprintf(line, sizeof(line), "parent pid=%d uptime=%llds restarts=0",
 	    (int)getpid(), (long long)(now - parent.started));
 	control_data(id, line);
-	for (pid = PROC_SMTPD; pid <= PROC_MTAD; pid++) {
-		wp = &parent.workers[pid];
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp)) {
+		parent_worker_name(wp, name, sizeof(name));
 		if (wp->pid > 0)
 			snprintf(line, sizeof(line), "%s pid=%d uptime=%llds "
-			    "restarts=%u", proc_name(pid), (int)wp->pid,
+			    "restarts=%u", name, (int)wp->pid,
 			    (long long)(now - wp->started), wp->restarts);
 		else
 			snprintf(line, sizeof(line), "%s pid=- uptime=0s "
-			    "restarts=%u (down)", proc_name(pid), wp->restarts);
+			    "restarts=%u (down)", name, wp->restarts);
 		control_data(id, line);
 	}
 	control_end(id, 0, "");
 }
 
+/* The queue administration requests, answered by queued. */
+static int
+for_queued(uint32_t type)
+{
+	switch (type) {
+	case IMSG_CTL_SHOW_QUEUE:
+	case IMSG_CTL_SHOW_MESSAGE:
+	case IMSG_CTL_SHOW_STATS:
+	case IMSG_CTL_SCHEDULE:
+	case IMSG_CTL_REMOVE:
+	case IMSG_CTL_PAUSE:
+	case IMSG_CTL_RESUME:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * What is paused outlives a restart of queued, which keeps it in memory
+ * only: the parent remembers it and tells every new queued.
+ */
+static uint32_t paused_flows;	/* CTL_FLOW_* */
+
 static void
-forward_to_queued(struct ctl_client *c, uint32_t type)
+remember_pause(struct imsg *imsg)
+{
+	struct mreader	r;
+	uint32_t	bits;
+
+	mreader_init(&r, imsg);
+	bits = mr_u32(&r);
+	if (mr_end(&r) == -1)
+		return;		/* queued refuses it too */
+	if (imsg->hdr.type == IMSG_CTL_PAUSE)
+		paused_flows |= bits;
+	else
+		paused_flows &= ~bits;
+}
+
+void
+control_queued_configured(struct worker_proc *q)
+{
+	struct mbuf m;
+
+	if (paused_flows == 0)
+		return;
+	mbuf_init(&m);
+	mbuf_add_u32(&m, paused_flows);
+	/* peer id 0 is no client: queued's answer is dropped */
+	imsgev_compose_mbuf(&q->iev, IMSG_CTL_PAUSE, 0, -1, &m);
+}
+
+/* queued checks the payload; its answer comes back by control_relay(). */
+static void
+forward_to_queued(struct ctl_client *c, struct imsg *imsg)
 {
 	struct worker_proc *q = &parent.workers[PROC_QUEUED];
 
@@ -119,7 +173,11 @@ forward_to_queued(struct ctl_client *c, uint32_t type)
 		control_end(c->id, 1, "queued is not running");
 		return;
 	}
-	imsgev_compose(&q->iev, type, c->id, -1, NULL, 0);
+	if (imsg->hdr.type == IMSG_CTL_PAUSE ||
+	    imsg->hdr.type == IMSG_CTL_RESUME)
+		remember_pause(imsg);
+	imsgev_compose(&q->iev, imsg->hdr.type, c->id, -1, imsg->data,
+	    imsg->datalen);
 }
 
 static void
@@ -158,10 +216,14 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 	struct timeval		 soon = { 0, 100 * 1000 };
 	char			 err[256];
 
-	if (imsg->hdr.type != IMSG_CTL_HELLO &&
-	    (!c->hello || (imsg->datalen != 0 &&
+	if (imsg->hdr.type != IMSG_CTL_HELLO && (!c->hello ||
+	    (imsg->datalen != 0 && !for_queued(imsg->hdr.type) &&
 	    imsg->hdr.type != IMSG_CTL_TEST_HOOK))) {
 		imsgev_fail(iev, "unexpected control request");
+		return;
+	}
+	if (for_queued(imsg->hdr.type)) {
+		forward_to_queued(c, imsg);
 		return;
 	}
 	switch (imsg->hdr.type) {
@@ -170,9 +232,6 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_SHOW_STATUS:
 		show_status(c->id);
-		break;
-	case IMSG_CTL_SHOW_QUEUE:
-		forward_to_queued(c, imsg->hdr.type);
 		break;
 	case IMSG_CTL_RELOAD:
 		if (parent_reload(c->id, err, sizeof(err)) == -1)

@@ -25,6 +25,7 @@ struct worker_proc {
 	int		 status_fd;	/* seccomp reports, -1 when closed */
 	struct event	*restart_ev;
 	int		 ready;		/* answered READY to the current config */
+	uint32_t	 instance;	/* smtpd: 0 .. smtp processes - 1 */
 };
 
 struct parent_state {
@@ -43,6 +44,9 @@ struct parent_state {
 	int			 stopping;
 	uint32_t		 reload_client;	/* 0: no reload running */
 	int			 reload_failed;
+	/* smtp processes: instance 0 is workers[PROC_SMTPD], then these */
+	struct worker_proc	 smtpd_more[CONF_SMTP_PROCS_MAX];
+	uint32_t		 nsmtpd;	/* fixed at start */
 };
 
 extern struct parent_state parent;
@@ -59,9 +63,22 @@ int	parent_linked(enum proc_id, enum proc_id);
 void	parent_peer_fault(struct worker_proc *, struct imsg *);
 void	parent_test_hook(uint32_t client, struct imsg *);
 
+/* parent_workers.c */
+void	parent_init_workers(void);
+/* Every worker process in turn (NULL: the first); NULL after the last. */
+struct worker_proc *parent_worker_next(struct worker_proc *);
+/* "smtpd", or "smtpd.2" for an instance when there are several. */
+const char *parent_worker_name(const struct worker_proc *, char *, size_t);
+
 /* parent_listen.c */
 void	parent_bind_listeners(const struct mxgate_conf *);
 void	parent_prepare_dirs(const struct mxgate_conf *);
+
+/* parent_pki.c: load (errors as "file:line: ..."), then commit with the
+ * config it belongs to; send puts IMSG_CONF_PKI to smtpd */
+int	parent_pki_load(const struct mxgate_conf *);
+void	parent_pki_commit(void);
+void	parent_pki_send(struct worker_proc *);
 
 /* smtpd.c */
 int	parent_reload(uint32_t client, char *err, size_t errlen);
@@ -75,5 +92,8 @@ void	control_data(uint32_t client, const char *line);
 void	control_end(uint32_t client, uint32_t status, const char *msg);
 /* queued's answer to a forwarded request: relayed to the client as is */
 void	control_relay(uint32_t client, struct imsg *);
+/* queued was sent a config (start, restart, reload): tell it what smtpctl
+ * paused. */
+void	control_queued_configured(struct worker_proc *);
 
 #endif

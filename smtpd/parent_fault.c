@@ -36,8 +36,12 @@ parent_peer_fault(struct worker_proc *wp, struct imsg *imsg)
 		imsgev_fail(&wp->iev, "bad peer fault report");
 		return;
 	}
-	bad = &parent.workers[id];
-	if (bad->pid <= 0 || (uint32_t)bad->pid != pid) {
+	/* several smtpd processes: the pid tells which one */
+	for (bad = parent_worker_next(NULL); bad != NULL;
+	    bad = parent_worker_next(bad))
+		if (bad->id == id && bad->pid > 0 && (uint32_t)bad->pid == pid)
+			break;
+	if (bad == NULL) {
 		/* sent by an instance that is gone: restarted already */
 		log_warnx("%s closed its link to %s after a malformed or "
 		    "unexpected message from pid %u, no longer running",
@@ -51,15 +55,18 @@ parent_peer_fault(struct worker_proc *wp, struct imsg *imsg)
 }
 
 #ifdef MXGATE_TEST_HOOKS
-static int
+/* "smtpd", "lookupd", ... or "smtpd.2" as show status names them. */
+static struct worker_proc *
 worker_by_name(const char *name)
 {
-	int id;
+	struct worker_proc	*wp;
+	char			 buf[32];
 
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (strcmp(proc_name((enum proc_id)id), name) == 0)
-			return id;
-	return -1;
+	for (wp = parent_worker_next(NULL); wp != NULL;
+	    wp = parent_worker_next(wp))
+		if (strcmp(parent_worker_name(wp, buf, sizeof(buf)), name) == 0)
+			return wp;
+	return NULL;
 }
 
 void
@@ -69,17 +76,15 @@ parent_test_hook(uint32_t client, struct imsg *imsg)
 	struct mreader		 r;
 	struct mbuf		 m;
 	char			 name[32], action[32], msg[128];
-	int			 id;
 
 	mreader_init(&r, imsg);
 	mr_str(&r, name, sizeof(name));
 	mr_str(&r, action, sizeof(action));
-	if (mr_end(&r) == -1 || (id = worker_by_name(name)) == -1 ||
+	if (mr_end(&r) == -1 || (wp = worker_by_name(name)) == NULL ||
 	    !test_hook_valid(action)) {
 		control_end(client, 1, "test hook: unknown worker or action");
 		return;
 	}
-	wp = &parent.workers[id];
 	if (!parent_worker_running(wp)) {
 		control_end(client, 1, "test hook: worker not running");
 		return;

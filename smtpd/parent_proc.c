@@ -127,7 +127,8 @@ spawn(struct worker_proc *wp)
 	if (imsgev_init(&wp->iev, parent.base, sp[0], proc_name(wp->id),
 	    parent_worker_dispatch, parent_worker_closed, wp) == -1)
 		fatal("link to %s", proc_name(wp->id));
-	log_debug("started %s (pid %d)", proc_name(wp->id), (int)pid);
+	log_debug("started %s %u (pid %d)", proc_name(wp->id), wp->instance,
+	    (int)pid);
 }
 
 void
@@ -144,40 +145,52 @@ parent_send_conf(struct worker_proc *wp)
 		imsgev_compose(&wp->iev, IMSG_CONF_DATA, 0, -1,
 		    parent.conf_text + off, n);
 	}
+	if (wp->id == PROC_SMTPD)
+		parent_pki_send(wp);
 	imsgev_compose(&wp->iev, IMSG_CONF_END, 0, -1, NULL, 0);
+	/* after the config, before any link: nothing leaves unpaused */
+	if (wp->id == PROC_QUEUED)
+		control_queued_configured(wp);
 }
 
+/* The peer's instance (which smtpd) travels as the imsg peerid. */
 static void
-send_peer(struct worker_proc *wp, enum proc_id peer, int fd)
+send_peer(struct worker_proc *wp, struct worker_proc *peer, int fd)
 {
 	struct mbuf m;
 
 	mbuf_init(&m);
-	mbuf_add_u32(&m, peer);
-	if (imsgev_compose_mbuf(&wp->iev, IMSG_PEER_FD, 0, fd, &m) == -1)
+	mbuf_add_u32(&m, peer->id);
+	if (imsgev_compose_mbuf(&wp->iev, IMSG_PEER_FD, peer->instance, fd,
+	    &m) == -1)
 		log_warn("cannot link %s to %s", proc_name(wp->id),
-		    proc_name(peer));
+		    proc_name(peer->id));
 }
 
-/* Give every running peer of `id` a fresh link to it. */
+/* Give every running peer of wp (each smtpd instance) a fresh link. */
 static void
-link_peers(enum proc_id id)
+link_peers(struct worker_proc *wp)
 {
-	struct worker_proc	*a, *b;
+	struct worker_proc	*o;
+	enum proc_id		 other;
 	size_t			 i;
 	int			 sp[2];
 
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		if (links[i][0] != id && links[i][1] != id)
+		if (links[i][0] != wp->id && links[i][1] != wp->id)
 			continue;
-		a = &parent.workers[links[i][0]];
-		b = &parent.workers[links[i][1]];
-		if (!parent_worker_running(a) || !parent_worker_running(b))
-			continue;
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-			fatal("socketpair");
-		send_peer(a, b->id, sp[0]);
-		send_peer(b, a->id, sp[1]);
+		other = links[i][0] == wp->id ? links[i][1] : links[i][0];
+		for (o = parent_worker_next(NULL); o != NULL;
+		    o = parent_worker_next(o)) {
+			if (o->id != other || !parent_worker_running(wp) ||
+			    !parent_worker_running(o))
+				continue;
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			    sp) == -1)
+				fatal("socketpair");
+			send_peer(wp, o, sp[0]);
+			send_peer(o, wp, sp[1]);
+		}
 	}
 }
 
@@ -202,7 +215,7 @@ start_worker(struct worker_proc *wp)
 {
 	spawn(wp);
 	parent_send_conf(wp);
-	link_peers(wp->id);
+	link_peers(wp);
 	if (wp->id == PROC_SMTPD)
 		send_listeners(wp);
 }
@@ -211,37 +224,41 @@ static void
 restart_cb(int fd, short ev, void *arg)
 {
 	struct worker_proc *wp = arg;
+	char name[32];
 
 	if (parent.stopping)
 		return;
 	wp->restarts++;
-	log_info("restarting %s", proc_name(wp->id));
+	log_info("restarting %s", parent_worker_name(wp, name, sizeof(name)));
 	start_worker(wp);
 }
 
 void
 parent_start_workers(void)
 {
-	enum proc_id id;
+	struct worker_proc *wp;
 
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++) {
-		parent.workers[id].id = id;
-		parent.workers[id].status_fd = -1;
-		parent.workers[id].restart_ev = evtimer_new(parent.base,
-		    restart_cb, &parent.workers[id]);
-		spawn(&parent.workers[id]);
+	parent_init_workers();
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp)) {
+		wp->status_fd = -1;
+		wp->restart_ev = evtimer_new(parent.base, restart_cb, wp);
+		spawn(wp);
 	}
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		parent_send_conf(&parent.workers[id]);
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		link_peers(id);
-	send_listeners(&parent.workers[PROC_SMTPD]);
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		parent_send_conf(wp);
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		if (wp->id != PROC_SMTPD)	/* each smtpd gets linked once */
+			link_peers(wp);
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		if (wp->id == PROC_SMTPD)
+			send_listeners(wp);
 }
 
 static void
 log_death(struct worker_proc *wp, pid_t pid, int status)
 {
-	const char	*name = proc_name(wp->id);
+	char		 buf[32];
+	const char	*name = parent_worker_name(wp, buf, sizeof(buf));
 	int		 nr;
 
 	if (wp->status_fd != -1 &&
@@ -292,39 +309,43 @@ worker_died(struct worker_proc *wp, pid_t pid, int status)
 void
 parent_reap(void)
 {
-	enum proc_id	id;
-	pid_t		pid;
-	int		status;
+	struct worker_proc	*wp;
+	pid_t			 pid;
+	int			 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-			if (parent.workers[id].pid == pid)
-				worker_died(&parent.workers[id], pid, status);
+		for (wp = parent_worker_next(NULL); wp;
+		    wp = parent_worker_next(wp))
+			if (wp->pid == pid)
+				worker_died(wp, pid, status);
 	}
 }
 
 void
 parent_stop_workers(void)
 {
-	enum proc_id	id;
-	int		i, left;
+	struct worker_proc	*wp;
+	char			 name[32];
+	int			 i, left;
 
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (parent.workers[id].pid > 0)
-			kill(parent.workers[id].pid, SIGTERM);
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		if (wp->pid > 0)
+			kill(wp->pid, SIGTERM);
 	for (i = 0; i < 100; i++) {
 		parent_reap();
-		for (left = 0, id = PROC_SMTPD; id <= PROC_MTAD; id++)
-			left += parent.workers[id].pid > 0;
+		left = 0;
+		for (wp = parent_worker_next(NULL); wp;
+		    wp = parent_worker_next(wp))
+			left += wp->pid > 0;
 		if (left == 0)
 			return;
 		usleep(50 * 1000);
 	}
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (parent.workers[id].pid > 0) {
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		if (wp->pid > 0) {
 			log_warnx("%s did not stop, killing it",
-			    proc_name(id));
-			kill(parent.workers[id].pid, SIGKILL);
+			    parent_worker_name(wp, name, sizeof(name)));
+			kill(wp->pid, SIGKILL);
 		}
 	for (i = 0; i < 40; i++) {
 		parent_reap();
@@ -335,10 +356,10 @@ parent_stop_workers(void)
 static void
 worker_ready(struct worker_proc *wp, struct imsg *imsg)
 {
-	struct mreader	r;
-	uint32_t	status;
-	char		why[256];
-	enum proc_id	id;
+	struct mreader		 r;
+	uint32_t		 status;
+	char			 why[256], name[32];
+	struct worker_proc	*o;
 
 	mreader_init(&r, imsg);
 	status = mr_u32(&r);
@@ -349,12 +370,12 @@ worker_ready(struct worker_proc *wp, struct imsg *imsg)
 	}
 	if (status != 0)
 		log_warnx("%s rejected the configuration: %s",
-		    proc_name(wp->id), why);
+		    parent_worker_name(wp, name, sizeof(name)), why);
 	wp->ready = 1;
 	if (parent.reload_client != 0)
 		parent_reload_answer(wp, status);
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (!parent.workers[id].ready)
+	for (o = parent_worker_next(NULL); o; o = parent_worker_next(o))
+		if (!o->ready)
 			return;
 	if (!parent.announced) {
 		parent.announced = 1;

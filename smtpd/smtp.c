@@ -28,6 +28,7 @@
 #include "sandbox.h"
 #include "worker.h"
 #include "smtp_session.h"
+#include "smtp_tls.h"
 
 /* descriptors besides the sessions: listeners, peers, a 421 in flight */
 #define SMTP_FD_RESERVE		256
@@ -91,6 +92,7 @@ smtp_backoff_start(void)
 static void
 smtp_accept(int lfd, short ev, void *arg)
 {
+	struct smtp_listener	*l = arg;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, i;
@@ -118,7 +120,7 @@ smtp_accept(int lfd, short ev, void *arg)
 				return;
 			}
 		}
-		smtp_session_new(fd, (struct sockaddr *)&ss, len);
+		smtp_session_new(fd, (struct sockaddr *)&ss, len, l->index);
 	}
 }
 
@@ -267,9 +269,19 @@ smtp_queued_msg(struct imsgev *iev, struct imsg *imsg)
 	struct mreader	 r;
 	char		 msgid[SMTP_MSGID_LEN];
 	uint64_t	 reqid;
+	uint32_t	 status;
 	int		 fd;
 
 	mreader_init(&r, imsg);
+	if (imsg->hdr.type == IMSG_QUEUE_STATUS) {
+		status = mr_u32(&r);
+		if (mr_end(&r) == -1 || imsg->fd != -1) {
+			imsgev_fail(iev, "bad status from queued");
+			return;
+		}
+		smtp_session_queue_status(status);
+		return;
+	}
 	reqid = mr_u64(&r);
 	msgid[0] = '\0';
 	if (imsg->hdr.type != IMSG_QUEUE_CREATE_FAIL)
@@ -369,6 +381,11 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
+	if (smtp_tls_configure(conf) == -1)
+		return -1;
+	p.max_line = conf->smtp_max_line;
+	p.data_timeout = conf->smtp_data_timeout;
+	p.max_hops = conf->smtp_max_hops;
 	smtp_nofile(p.max_sessions, first);
 	if (first) {
 		smtp_session_init(smtp_accept_update);
@@ -412,6 +429,7 @@ static const struct worker_ops smtp_ops = {
 		[PROC_QUEUED] = smtp_queued_msg,
 	},
 	.parent_msg = smtp_parent_msg,
+	.conf_msg = smtp_tls_conf_msg,
 };
 
 int

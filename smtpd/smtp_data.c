@@ -22,6 +22,7 @@ smtp_data_init(struct smtp_data *d, int fd, uint64_t max)
 	d->err = 0;
 	d->bare = 0;
 	d->buflen = 0;
+	smtp_hops_init(&d->hops);
 }
 
 static void
@@ -46,7 +47,7 @@ data_flush(struct smtp_data *d)
 
 /* Counts and stores; once over the limit or failed, only counts. */
 static void
-data_emit(struct smtp_data *d, const char *p, size_t len)
+data_store(struct smtp_data *d, const char *p, size_t len)
 {
 	size_t	 n;
 
@@ -68,8 +69,22 @@ data_emit(struct smtp_data *d, const char *p, size_t len)
 	}
 }
 
+/* Client bytes: their header is scanned for Received: fields. */
+static void
+data_emit(struct smtp_data *d, const char *p, size_t len)
+{
+	smtp_hops_feed(&d->hops, p, len);
+	data_store(d, p, len);
+}
+
 void
 smtp_data_put(struct smtp_data *d, const char *p, size_t len)
+{
+	data_store(d, p, len);
+}
+
+void
+smtp_data_write(struct smtp_data *d, const char *p, size_t len)
 {
 	data_emit(d, p, len);
 }

@@ -14,6 +14,8 @@
  *   after it), so the client's view and ours of where the message ends
  *   cannot differ, and no bare CR or LF ever reaches the next hop (no SMTP
  *   smuggling).
+ * - The Received: fields of the client's header are counted in hops
+ *   (the session refuses a message over "smtp max-hops").
  * - size counts the bytes stored (header included), also the ones dropped
  *   once the message grew over the limit or a write failed: the rest of
  *   the stream is still read up to its end, but nothing more is written.
@@ -23,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "smtp_hops.h"
 
 #define SMTP_DATA_BUFSZ	(64 * 1024)
 
@@ -49,6 +53,7 @@ struct smtp_data {
 	int			 toobig;
 	int			 err;		/* errno of the first failed write */
 	int			 bare;		/* a bare CR or LF was seen */
+	struct smtp_hops	 hops;		/* Received: fields of the client */
 	size_t			 buflen;
 	char			 buf[SMTP_DATA_BUFSZ];
 };
@@ -56,6 +61,8 @@ struct smtp_data {
 void	smtp_data_init(struct smtp_data *, int fd, uint64_t max);
 /* Stores bytes as they are (the Received header); counts them. */
 void	smtp_data_put(struct smtp_data *, const char *, size_t);
+/* Stores client bytes as they are (BDAT): also counted in hops. */
+void	smtp_data_write(struct smtp_data *, const char *, size_t);
 /*
  * Feeds client bytes; returns how many were consumed.  Stops right after
  * the end marker (what follows is the next command); smtp_data_done()

@@ -1,6 +1,6 @@
 /*
- * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME and
- * ENHANCEDSTATUSCODES), one state machine per client.
+ * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
+ * CHUNKING and ENHANCEDSTATUSCODES), one state machine per client.
  *
  * Guarantees kept here:
  * - "250 2.0.0 Ok: queued as ID" is sent only after queued acknowledged
@@ -14,6 +14,8 @@
  * - Everything from the client that reaches a log line, a header or a
  *   peer is printable ASCII (addresses are parsed by common/addr.c, the
  *   HELO name is made printable).
+ * - A command ends with CR LF only (smtp_line.c); the bytes of a BDAT
+ *   chunk are never read as commands, also when the BDAT was refused.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -44,7 +46,12 @@
 #include "worker.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
+#include "smtp_info.h"
+#include "smtp_line.h"
+#include "smtp_bdat.h"
+#include "smtp_received.h"
 #include "smtp_session.h"
+#include "smtp_tls.h"
 
 #define SMTP_OUT_MAX	(64 * 1024)	/* unread replies: stop reading */
 #define SMTP_IN_MAX	(64 * 1024)	/* pipelined input held */
@@ -64,7 +71,9 @@ enum smtp_state {
 	SMTP_S_CREATE,		/* DATA: waiting for queued's message file */
 	SMTP_S_DATA,		/* streaming the message */
 	SMTP_S_COMMIT,		/* end of data: waiting for queued */
-	SMTP_S_CLOSING		/* last reply queued: close once written */
+	SMTP_S_CLOSING,		/* last reply queued: close once written */
+	SMTP_S_TLS,		/* STARTTLS: 220 being written, handshake */
+	SMTP_S_BDAT		/* reading a BDAT chunk into the message */
 };
 
 struct smtp_rcpt {
@@ -122,6 +131,21 @@ struct smtp_session {
 	int			 msg_open;	/* created, not committed/aborted */
 	int			 queue_lost;	/* queued went down meanwhile */
 	struct smtp_data	*data;
+
+	/* TLS (smtp_tls.c): s->bev is the cleartext side once it started */
+	uint32_t		 listener;	/* index, for its TLS settings */
+	struct smtp_tls_listen	 listen;	/* as when the client came */
+	struct smtp_tls		*tls;		/* NULL: no TLS (yet) */
+	int			 tls_active;	/* handshake done: see
+						 * smtp_session_tls_active() */
+	int			 bdat;		/* the transaction uses BDAT */
+
+	/* the BDAT chunk being read (or skipped): outlives session_reset() */
+	uint64_t		 bdat_left;	/* bytes still to come */
+	uint64_t		 bdat_size;	/* announced */
+	int			 bdat_last;	/* BDAT n LAST */
+
+	/* slow DATA (session_data_progress) */
 	double			 data_deadline;	/* CLOCK_MONOTONIC, in DATA */
 };
 
@@ -145,12 +169,22 @@ static struct {
 	struct smtp_params	 params;
 	struct event		*throttle_ev;
 	void			(*on_close)(void);
+	uint32_t		 queue_status;	/* QUEUE_STATUS_* */
 } smtp;
+
+enum refuse_why { REFUSE_TOTAL, REFUSE_PER_CLIENT, REFUSE_PAUSED };
 
 static void	session_input(struct smtp_session *);
 static void	session_free(struct smtp_session *);
+static void	cmd_starttls(struct smtp_session *, const char *);
+static void	session_tls_start(struct smtp_session *, const char *);
+static void	session_readcb(struct bufferevent *, void *);
+static void	session_writecb(struct bufferevent *, void *);
+static void	session_eventcb(struct bufferevent *, short, void *);
 static void	session_reply(struct smtp_session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	cmd_bdat(struct smtp_session *, const char *);
+static int	session_bdat_skip(struct smtp_session *);
 
 static int
 session_cmp(struct smtp_session *a, struct smtp_session *b)
@@ -201,15 +235,22 @@ session_request(struct smtp_session *s)
 	return s->reqid;
 }
 
-/*
- * Reading: only in COMMAND and DATA, and not while the client does not
- * read our replies or a peer link is congested.
- */
+/* smtp data-timeout while the message streams in, else smtp timeout. */
+static void
+session_read_timeout(struct smtp_session *s, enum smtp_state state)
+{
+	struct timeval	 rtv = { s->p.timeout, 0 }, wtv = { s->p.timeout, 0 };
+
+	if (state == SMTP_S_DATA || state == SMTP_S_BDAT)
+		rtv.tv_sec = s->p.data_timeout;
+	bufferevent_set_timeouts(s->bev, &rtv, &wtv);
+}
+
 /*
  * Slow DATA: the message must come at SMTP_MIN_DATA_RATE on average.
- * Entering DATA (n 0) allows the timeout; every n bytes read buy
- * n / rate seconds more, never more than the timeout from now.  wait_ev
- * serves as that deadline in SMTP_S_DATA.
+ * Entering DATA (n 0) allows the data-timeout; every n bytes read buy
+ * n / rate seconds more, never more than the data-timeout from now.
+ * wait_ev serves as that deadline in SMTP_S_DATA.
  */
 static void
 session_data_progress(struct smtp_session *s, size_t n)
@@ -220,7 +261,7 @@ session_data_progress(struct smtp_session *s, size_t n)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-	limit = now + s->p.timeout;
+	limit = now + s->p.data_timeout;
 	if (n == 0 || s->data_deadline > limit)
 		s->data_deadline = limit;
 	else if ((s->data_deadline += (double)n / SMTP_MIN_DATA_RATE) > limit)
@@ -231,12 +272,19 @@ session_data_progress(struct smtp_session *s, size_t n)
 	evtimer_add(s->wait_ev, &tv);
 }
 
+/*
+ * Reading: only in COMMAND, DATA and BDAT, and not while the client does not
+ * read our replies or a peer link is congested.
+ */
 static void
 session_set_state(struct smtp_session *s, enum smtp_state state)
 {
 	struct timeval	 tv = { s->p.timeout, 0 };
 
-	if (state != s->state && state == SMTP_S_DATA)
+	if (state != s->state)
+		session_read_timeout(s, state);
+	if (state != s->state && (state == SMTP_S_DATA ||
+	    state == SMTP_S_BDAT))
 		session_data_progress(s, 0);
 	else if (state != s->state && (state == SMTP_S_LOOKUP ||
 	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT ||
@@ -245,8 +293,8 @@ session_set_state(struct smtp_session *s, enum smtp_state state)
 	else if (state != s->state)
 		evtimer_del(s->wait_ev);
 	s->state = state;
-	if ((state == SMTP_S_COMMAND || state == SMTP_S_DATA) &&
-	    !s->throttled && !s->outblocked)
+	if ((state == SMTP_S_COMMAND || state == SMTP_S_DATA ||
+	    state == SMTP_S_BDAT) && !s->throttled && !s->outblocked)
 		bufferevent_enable(s->bev, EV_READ);
 	else
 		bufferevent_disable(s->bev, EV_READ);
@@ -394,6 +442,7 @@ session_reset(struct smtp_session *s)
 	s->sender[0] = s->rcpt[0] = s->first[0] = s->msgid[0] = '\0';
 	s->commit_bytes = 0;
 	s->queue_lost = 0;
+	s->bdat = 0;
 }
 
 static void
@@ -444,6 +493,9 @@ cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
 	session_reply(s, "250-SIZE %llu",
 	    (unsigned long long)s->p.max_message_size);
 	session_reply(s, "250-8BITMIME");
+	if (s->listen.mode == LISTEN_STARTTLS && !s->tls_active)
+		session_reply(s, "250-STARTTLS");
+	session_reply(s, "250-CHUNKING");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -500,6 +552,29 @@ cmd_path_error(struct smtp_session *s, enum smtp_cmd_err rc,
 	return 1;
 }
 
+/* queued cannot take mail now (IMSG_QUEUE_STATUS): 1 after replying. */
+static int
+session_queue_refuses(struct smtp_session *s)
+{
+	if (smtp.queue_status & QUEUE_STATUS_NOSPACE)
+		session_reply(s, "452 4.3.1 Insufficient system storage");
+	else if (smtp.queue_status & QUEUE_STATUS_PAUSED)
+		session_reply(s, "451 4.3.2 Incoming mail is paused, try "
+		    "again later");
+	else
+		return 0;
+	return 1;
+}
+
+/* The reply for a message queued could not create or commit. */
+static const char *
+session_queue_error(void)
+{
+	if (smtp.queue_status & QUEUE_STATUS_NOSPACE)
+		return "452 4.3.1 Insufficient system storage";
+	return "451 4.3.0 Error: queue file write error";
+}
+
 static void
 cmd_mail(struct smtp_session *s, const char *arg)
 {
@@ -508,6 +583,11 @@ cmd_mail(struct smtp_session *s, const char *arg)
 
 	if (s->helo[0] == '\0') {
 		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->listen.require_tls && !s->tls_active) {
+		session_reply(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first");
 		return;
 	}
 	if (s->mail) {
@@ -522,6 +602,8 @@ cmd_mail(struct smtp_session *s, const char *arg)
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	if (session_queue_refuses(s))
+		return;
 	if (addr_format(&m.from, s->sender, sizeof(s->sender)) == -1) {
 		session_reply(s, "501 5.1.7 Bad sender address syntax");
 		return;
@@ -583,6 +665,10 @@ cmd_data(struct smtp_session *s, const char *arg)
 	}
 	if (!s->mail) {
 		session_reply(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (s->bdat) {
+		session_reply(s, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
 	if (s->nrcpts == 0) {
@@ -667,23 +753,21 @@ session_command(struct smtp_session *s, char *line)
 		session_close(s);
 		break;
 	case SMTP_CMD_VRFY:
-		session_reply(s, "502 5.5.1 VRFY command is disabled");
-		break;
 	case SMTP_CMD_EXPN:
-		session_reply(s, "502 5.5.1 EXPN command is disabled");
-		break;
 	case SMTP_CMD_HELP:
-		session_reply(s, "214 2.0.0 See RFC 5321");
-		break;
-	case SMTP_CMD_STARTTLS:
-	case SMTP_CMD_AUTH:
-	case SMTP_CMD_BDAT:
 	case SMTP_CMD_ETRN:
-		session_reply(s, "502 5.5.1 Error: command not implemented");
-		break;
 	case SMTP_CMD_UNKNOWN:
 	case SMTP_CMD_COUNT:
-		session_reply(s, "500 5.5.2 Error: command not recognized");
+		session_reply(s, "%s", smtp_info_reply(cmd.verb, cmd.arg));
+		break;
+	case SMTP_CMD_BDAT:
+		cmd_bdat(s, cmd.arg);
+		break;
+	case SMTP_CMD_STARTTLS:
+		cmd_starttls(s, cmd.arg);
+		break;
+	case SMTP_CMD_AUTH:
+		session_reply(s, "502 5.5.1 Error: command not implemented");
 		break;
 	}
 }
@@ -701,18 +785,25 @@ session_command_deadline(struct smtp_session *s)
 	evtimer_add(s->wait_ev, &tv);
 }
 
-/* One command line from the input; 0 when none is complete yet. */
+/*
+ * One command line from the input; 0 when none is complete yet.  Lines
+ * end with CR LF only (smtp_line.c); bytes of a BDAT chunk whose command
+ * was refused are skipped first.
+ */
 static int
 session_read_command(struct smtp_session *s)
 {
 	struct evbuffer		*in = bufferevent_get_input(s->bev);
 	struct evbuffer_ptr	 eol;
+	enum smtp_line_err	 err;
 	size_t			 eol_len, len;
-	char			 line[SMTP_LINE_MAX];
+	char			 line[CONF_SMTP_LINE_MAX];
 
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (s->bdat_left > 0)
+		return session_bdat_skip(s);
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (eol.pos == -1) {
-		if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+		if (evbuffer_get_length(in) >= s->p.max_line) {
 			/* keep reading up to its end, then say so */
 			evbuffer_drain(in, evbuffer_get_length(in));
 			s->toolong = 1;
@@ -721,49 +812,67 @@ session_read_command(struct smtp_session *s)
 	}
 	len = eol.pos;
 	session_command_deadline(s);
-	if (s->toolong || len > SMTP_LINE_MAX - 2) {
+	if (s->toolong || len + 1 > s->p.max_line) {
 		evbuffer_drain(in, len + eol_len);
 		s->toolong = 0;
+		log_info("%s: reject: command line longer than %u bytes from "
+		    "[%s]", s->id, s->p.max_line, s->ip);
 		session_reply(s, "500 5.5.2 Error: line too long");
 		return 1;
 	}
 	evbuffer_remove(in, line, len);
 	evbuffer_drain(in, eol_len);
-	line[len] = '\0';
-	if (memchr(line, '\0', len) != NULL) {
-		session_reply(s, "500 5.5.2 Error: command not recognized");
+	err = smtp_line_check(line, len, s->p.bare_lf ==
+	    CONF_BARE_LF_NORMALIZE, &len);
+	if (err != SMTP_LINE_OK) {
+		if (err != SMTP_LINE_NUL)
+			log_info("%s: reject: bare %s in command from [%s]",
+			    s->id, err == SMTP_LINE_BARE_LF ? "LF" : "CR",
+			    s->ip);
+		session_reply(s, "%s", smtp_line_reply(err));
 		return 1;
 	}
+	line[len] = '\0';
 	session_command(s, line);
 	return 1;
 }
 
 /* ---- DATA ---- */
 
-/* RFC 5321 4.4 trace header, RFC 5322 date. */
+/*
+ * Under TLS the trace header says so: a "(using TLSv1.3 with cipher ...)"
+ * comment line and "with ESMTPS" (RFC 3848).
+ */
+static void
+session_received_tls(struct smtp_session *s, char *using, size_t usinglen,
+    char *with, size_t withlen)
+{
+	using[0] = '\0';
+	strlcpy(with, s->esmtp ? "ESMTP" : "SMTP", withlen);
+	if (!s->tls_active)
+		return;
+	smtp_tls_describe(s->tls, using, usinglen);
+	strlcat(with, "S", withlen);
+}
+
+/* RFC 5321 4.4 trace header (smtp_received.c). */
 static void
 session_received(struct smtp_session *s)
 {
-	char		 buf[2048], date[64], lit[INET6_ADDRSTRLEN + 8];
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	int		 n;
+	struct smtp_received	 r;
+	char			 buf[2048], using[256], with[8];
+	int			 n;
 
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	snprintf(lit, sizeof(lit), "%s%s", strchr(s->ip, ':') ? "IPv6:" : "",
-	    s->ip);
-	if (s->norig == 1)
-		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s\r\n\tfor <%s>; %s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
-		    s->msgid, s->first, date);
-	else
-		n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-		    "\tby %s (mxgate) with %s id %s;\r\n\t%s\r\n",
-		    s->helo, lit, s->p.hostname, s->esmtp ? "ESMTP" : "SMTP",
-		    s->msgid, date);
-	if (n > 0 && (size_t)n < sizeof(buf))
+	session_received_tls(s, using, sizeof(using), with, sizeof(with));
+	r.helo = s->helo;
+	r.ip = s->ip;
+	r.hostname = s->p.hostname;
+	r.proto = with;
+	r.tls = using[0] != '\0' ? using : NULL;
+	r.id = s->msgid;
+	r.rcpt = s->norig == 1 ? s->first : NULL;
+	r.when = time(NULL);
+	if ((n = smtp_received_format(buf, sizeof(buf), &r)) > 0)
 		smtp_data_put(s->data, buf, n);
 }
 
@@ -818,11 +927,16 @@ session_data_end(struct smtp_session *s)
 	}
 	s->msgfd = -1;
 	if (r == SD_OK && !(s->data->bare &&
-	    s->p.bare_lf == CONF_BARE_LF_REJECT)) {
+	    s->p.bare_lf == CONF_BARE_LF_REJECT) &&
+	    s->data->hops.count <= s->p.max_hops) {
 		session_commit(s, size);
 		return;
 	}
-	if (r == SD_OK)		/* SMTP smuggling, CVE-2023-51764 class */
+	if (r == SD_OK && s->data->hops.count > s->p.max_hops)
+		snprintf(reply, sizeof(reply), "554 5.4.6 Error: too many hops "
+		    "(%u Received: header fields; mail loop?)",
+		    s->data->hops.count);
+	else if (r == SD_OK)	/* SMTP smuggling, CVE-2023-51764 class */
 		strlcpy(reply, "550 5.6.0 Error: bare CR or LF in message "
 		    "data; end every line with CR LF", sizeof(reply));
 	else if (r == SD_TOOBIG)
@@ -864,6 +978,162 @@ session_read_data(struct smtp_session *s)
 	return 1;
 }
 
+/* ---- BDAT (RFC 3030) ---- */
+
+/*
+ * Reads and drops the rest of a chunk whose BDAT was refused (its reply
+ * is already out); 0 when the input is empty.
+ */
+static int
+session_bdat_skip(struct smtp_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return 0;
+	if (n > s->bdat_left)
+		n = s->bdat_left;
+	evbuffer_drain(in, n);
+	s->bdat_left -= n;
+	return 1;
+}
+
+/* The chunk would make the message too big: refused before its bytes. */
+static int
+session_bdat_toobig(struct smtp_session *s, uint64_t size)
+{
+	uint64_t	 have = s->data != NULL ? s->data->size : 0;
+	uint64_t	 max = s->p.max_message_size;
+	const char	*reply = "552 5.3.4 Message size exceeds fixed limit";
+
+	if (max == 0 || (size <= max && have <= max - size))
+		return 0;
+	log_info("%s: reject: BDAT from [%s]: %s; from=<%s> size=%llu+%llu "
+	    "helo=<%s>", s->msgid[0] ? s->msgid : s->id, s->ip, reply,
+	    s->sender, (unsigned long long)have, (unsigned long long)size,
+	    s->helo);
+	session_reply(s, "%s", reply);
+	session_reset(s);
+	return 1;
+}
+
+/*
+ * BDAT n [LAST].  Whatever the reply, the n bytes that follow are the
+ * chunk: read into the message, or skipped by session_read_command().
+ */
+static void
+cmd_bdat(struct smtp_session *s, const char *arg)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+	uint64_t	 size;
+	int		 last;
+
+	if (smtp_bdat_parse(arg, &size, &last) == -1) {
+		/* the chunk's bytes would be taken for commands: stop */
+		log_info("%s: reject: BDAT from [%s]: bad chunk size, closing",
+		    s->id, s->ip);
+		session_reply(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]");
+		session_close(s);
+		return;
+	}
+	s->bdat_left = s->bdat_size = size;
+	s->bdat_last = last;
+	if (!s->mail) {
+		session_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		session_reply(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (s->bdat && s->data == NULL) {
+		/* the first chunk failed: the later ones are no message */
+		session_reply(s, "503 5.5.1 Error: an earlier chunk failed; "
+		    "send RSET");
+		return;
+	}
+	if (session_bdat_toobig(s, size))
+		return;
+	if (s->data != NULL) {
+		session_set_state(s, SMTP_S_BDAT);
+		return;
+	}
+	s->bdat = 1;		/* first chunk: the message file first */
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
+		goto fail;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_CREATE, 0, -1, &m) == -1)
+		goto fail;
+	session_set_state(s, SMTP_S_CREATE);
+	return;
+fail:
+	session_reply(s, "451 4.3.0 Error: queue file write error");
+}
+
+/* A chunk other than the last was read: 250, or the transaction fails. */
+static void
+session_bdat_chunk_end(struct smtp_session *s)
+{
+	const char	*reply;
+	int		 err = s->data->err;
+
+	if (s->bdat_last) {
+		smtp_bdat_end(s->data);
+		session_data_end(s);	/* refuse or commit, as DATA */
+		return;
+	}
+	if (s->data->toobig)
+		reply = "552 5.3.4 Message size exceeds fixed limit";
+	else if (err == ENOSPC || err == EDQUOT)
+		reply = "452 4.3.1 Insufficient system storage";
+	else if (err != 0 || s->queue_lost)
+		reply = "451 4.3.0 Error: queue file write error";
+	else {
+		session_reply(s, "250 2.0.0 Ok: %llu octets received",
+		    (unsigned long long)s->bdat_size);
+		session_set_state(s, SMTP_S_COMMAND);
+		return;
+	}
+	if (err != 0)
+		log_warnx("%s: write error on the message file: %s",
+		    s->msgid, strerror(err));
+	log_info("%s: reject: BDAT from [%s]: %s; from=<%s> size=%llu "
+	    "helo=<%s>", s->msgid, s->ip, reply, s->sender,
+	    (unsigned long long)s->data->size, s->helo);
+	session_reply(s, "%s", reply);
+	session_reset(s);
+	session_set_state(s, SMTP_S_COMMAND);
+}
+
+/* Feeds chunk bytes to the message; 0 when the input is empty. */
+static int
+session_read_bdat(struct smtp_session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec	 v;
+	size_t			 n;
+
+	if (s->bdat_left > 0) {
+		if (evbuffer_get_length(in) == 0 ||
+		    evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return 0;
+		n = v.iov_len;
+		if (n > s->bdat_left)
+			n = s->bdat_left;
+		smtp_bdat_feed(s->data, v.iov_base, n);
+		evbuffer_drain(in, n);
+		s->bdat_left -= n;
+		session_data_progress(s, n);
+		if (s->bdat_left > 0)
+			return 1;
+	}
+	session_bdat_chunk_end(s);
+	return 1;
+}
+
 /* Handles the buffered input as far as the state allows. */
 static void
 session_input(struct smtp_session *s)
@@ -879,10 +1149,15 @@ session_input(struct smtp_session *s)
 			if (session_congested(s) || !session_read_data(s))
 				return;
 			break;
+		case SMTP_S_BDAT:
+			if (session_congested(s) || !session_read_bdat(s))
+				return;
+			break;
 		case SMTP_S_LOOKUP:
 		case SMTP_S_CREATE:
 		case SMTP_S_COMMIT:
 		case SMTP_S_CLOSING:
+		case SMTP_S_TLS:
 			return;
 		}
 	}
@@ -1050,6 +1325,11 @@ smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd)
 	}
 	smtp_data_init(s->data, fd, s->p.max_message_size);
 	session_received(s);
+	if (s->bdat) {
+		smtp_bdat_begin(s->data);
+		session_resume(s, SMTP_S_BDAT);
+		return;
+	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	session_resume(s, SMTP_S_DATA);
 }
@@ -1062,7 +1342,7 @@ smtp_session_queue_create_failed(uint64_t reqid)
 	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_CREATE)
 		return;
 	log_warnx("%s: queued could not create a message", s->id);
-	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_reply(s, "%s", session_queue_error());
 	session_resume(s, SMTP_S_COMMAND);
 }
 
@@ -1081,10 +1361,16 @@ smtp_session_queue_committed(uint64_t reqid, const char *msgid, int ok)
 		s->errors = 0;	/* the limit is on errors without mail */
 	} else {
 		log_warnx("%s: queued could not commit", s->msgid);
-		session_reply(s, "451 4.3.0 Error: queue file write error");
+		session_reply(s, "%s", session_queue_error());
 	}
 	session_reset(s);
 	session_resume(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_queue_status(uint32_t status)
+{
+	smtp.queue_status = status;
 }
 
 void
@@ -1096,6 +1382,9 @@ void
 smtp_session_peer_down(enum proc_id peer)
 {
 	struct smtp_session	*s;
+
+	if (peer == PROC_QUEUED)
+		smtp.queue_status = 0;	/* a new queued tells its own */
 
 	TAILQ_FOREACH(s, &smtp.list, entry) {
 		if (peer == PROC_LOOKUPD && s->state == SMTP_S_LOOKUP) {
@@ -1109,7 +1398,8 @@ smtp_session_peer_down(enum proc_id peer)
 			s->msg_open = 0;
 			session_reset(s);
 			session_resume(s, SMTP_S_COMMAND);
-		} else if (peer == PROC_QUEUED && s->state == SMTP_S_DATA) {
+		} else if (peer == PROC_QUEUED && (s->state == SMTP_S_DATA ||
+		    s->state == SMTP_S_BDAT)) {
 			s->queue_lost = 1;	/* answered at the end */
 			s->msg_open = 0;
 		}
@@ -1149,22 +1439,91 @@ session_wait_timeout(int fd, short ev, void *arg)
 		session_close(s);
 		return;
 	case SMTP_S_DATA:
+	case SMTP_S_BDAT:
 		if (s->throttled || s->outblocked) {
 			session_data_progress(s, 0);
 			return;
 		}
-		log_info("%s: timeout after DATA (%llu bytes) from [%s] "
+		log_info("%s: timeout after %s (%llu bytes) from [%s] "
 		    "(message slower than %d bytes/s)", s->id,
-		    (unsigned long long)s->data->size, s->ip,
+		    s->state == SMTP_S_DATA ? "DATA" : "BDAT",
+		    s->data ? (unsigned long long)s->data->size : 0ULL, s->ip,
 		    SMTP_MIN_DATA_RATE);
 		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->p.hostname);
 		session_close(s);
 		return;
 	case SMTP_S_CLOSING:
+	case SMTP_S_TLS:
 		return;
 	}
 	session_resume(s, SMTP_S_COMMAND);
+}
+
+/* ---- TLS ---- */
+
+int
+smtp_session_tls_active(const struct smtp_session *s)
+{
+	return s->tls_active;
+}
+
+/*
+ * RFC 3207: 220, then the handshake once it is written.  What the client
+ * sent after the command is dropped unread (CVE-2011-0411): it came in
+ * the clear and must not be taken as said under TLS.
+ */
+static void
+cmd_starttls(struct smtp_session *s, const char *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+
+	if (*arg != '\0') {
+		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if (s->tls_active) {
+		session_reply(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->listen.mode != LISTEN_STARTTLS) {
+		session_reply(s, "502 5.5.1 Error: command not implemented");
+		return;
+	}
+	session_reply(s, "220 2.0.0 Ready to start TLS");
+	evbuffer_drain(in, evbuffer_get_length(in));
+	session_set_state(s, SMTP_S_TLS);
+}
+
+/* Handshake done: a new session in all but the connection (RFC 3207 4.2) */
+static void
+session_tls_done(void *arg, int ok)
+{
+	struct smtp_session	*s = arg;
+
+	if (!ok) {
+		session_free(s);
+		return;
+	}
+	s->tls_active = 1;
+	session_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	bufferevent_setcb(s->bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_IN_MAX);
+	if (s->listen.mode == LISTEN_SMTPS)
+		session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
+	session_resume(s, SMTP_S_COMMAND);	/* may have come with Finished */
+}
+
+static void
+session_tls_start(struct smtp_session *s, const char *how)
+{
+	s->tls = smtp_tls_accept(s->listener, &s->bev, how, s->id, s->ip,
+	    s->p.timeout, session_tls_done, s);
+	if (s->tls == NULL)
+		session_free(s);
 }
 
 /* ---- the connection ---- */
@@ -1182,6 +1541,10 @@ session_writecb(struct bufferevent *bev, void *arg)
 
 	if (s->state == SMTP_S_CLOSING) {
 		session_free(s);
+		return;
+	}
+	if (s->state == SMTP_S_TLS && s->tls == NULL) {
+		session_tls_start(s, "STARTTLS");	/* the 220 is out */
 		return;
 	}
 	if (s->outblocked) {
@@ -1204,9 +1567,11 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		session_close(s);
 		return;
 	}
-	if (s->state == SMTP_S_DATA && s->data != NULL)
-		log_info("%s: lost connection after DATA (%llu bytes) from "
-		    "[%s]", s->id, (unsigned long long)s->data->size, s->ip);
+	if ((s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT) &&
+	    s->data != NULL)
+		log_info("%s: lost connection after %s (%llu bytes) from "
+		    "[%s]", s->id, s->last, (unsigned long long)s->data->size,
+		    s->ip);
 	else if (s->state != SMTP_S_CLOSING)
 		log_info("%s: %s after %s from [%s]", s->id,
 		    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "lost connection",
@@ -1260,7 +1625,10 @@ session_free(struct smtp_session *s)
 	TAILQ_REMOVE(&smtp.list, s, entry);
 	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
 	event_free(s->wait_ev);
-	bufferevent_free(s->bev);
+	if (s->tls != NULL)
+		smtp_tls_close(s->tls);		/* frees s->bev */
+	else if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	client_release(s->client);
 	free(s);
 	smtp.count--;
@@ -1298,12 +1666,16 @@ session_peer_addr(struct smtp_session *s, const struct sockaddr *sa,
  * send buffer is empty, so a short reply never blocks), then closed.
  */
 static void
-session_refuse(struct smtp_session *s, int fd, int per_client)
+session_refuse(struct smtp_session *s, int fd, enum refuse_why why)
 {
 	char	 reply[SMTP_REPLY_MAX];
 	int	 n;
 
-	if (per_client)
+	if (why == REFUSE_PAUSED)
+		n = snprintf(reply, sizeof(reply), "421 4.3.2 %s Service "
+		    "temporarily unavailable, try again later",
+		    s->p.hostname);
+	else if (why == REFUSE_PER_CLIENT)
 		n = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too "
 		    "many connections from [%s]", s->p.hostname, s->ip);
 	else
@@ -1314,13 +1686,15 @@ session_refuse(struct smtp_session *s, int fd, int per_client)
 	log_info("%s: reject: CONNECT from [%s]:%u: %s", s->id, s->ip,
 	    s->port, reply);
 	memcpy(reply + n, "\r\n", 2);
-	(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (s->listen.mode != LISTEN_SMTPS)	/* a TLS client: just close */
+		(void)send(fd, reply, n + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 	free(s);
 }
 
 void
-smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
+smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
+    uint32_t listener)
 {
 	struct smtp_session	*s;
 	struct smtp_client	*c;
@@ -1333,6 +1707,8 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	}
 	s->msgfd = -1;
 	s->p = smtp.params;
+	s->listener = listener;
+	smtp_tls_listener(listener, &s->listen);
 	strlcpy(s->last, "CONNECT", sizeof(s->last));
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
 	if (session_peer_addr(s, sa, salen) == -1) {
@@ -1341,13 +1717,17 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 		free(s);
 		return;
 	}
+	if (smtp.queue_status & QUEUE_STATUS_PAUSED) {
+		session_refuse(s, fd, REFUSE_PAUSED);
+		return;
+	}
 	if (smtp.count >= s->p.max_sessions) {
-		session_refuse(s, fd, 0);
+		session_refuse(s, fd, REFUSE_TOTAL);
 		return;
 	}
 	if ((c = client_find(s->ip)) != NULL &&
 	    c->n >= s->p.max_sessions_per_client) {
-		session_refuse(s, fd, 1);
+		session_refuse(s, fd, REFUSE_PER_CLIENT);
 		return;
 	}
 	if (c == NULL) {
@@ -1383,6 +1763,11 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen)
 	TAILQ_INSERT_TAIL(&smtp.list, s, entry);
 	smtp.count++;
 	log_info("%s: connect from [%s]:%u", s->id, s->ip, s->port);
+	if (s->listen.mode == LISTEN_SMTPS) {	/* greeting after TLS */
+		session_set_state(s, SMTP_S_TLS);
+		session_tls_start(s, "SMTPS");
+		return;
+	}
 	session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
 	bufferevent_enable(s->bev, EV_WRITE);
 	session_set_state(s, SMTP_S_COMMAND);

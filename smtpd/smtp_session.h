@@ -28,6 +28,9 @@ struct smtp_params {
 	uint32_t	timeout;	/* seconds, per read and write, and for
 					 * the answer of a peer */
 	uint32_t	max_errors;	/* bad commands, then 421 */
+	uint32_t	max_line;	/* command line with CR LF */
+	uint32_t	data_timeout;	/* seconds, reading DATA or BDAT */
+	uint32_t	max_hops;	/* Received: fields, then 554 */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
@@ -44,7 +47,8 @@ size_t	smtp_session_count(void);
  * Takes the accepted socket; closes it on failure, or after a 421 when
  * max_sessions or max_sessions_per_client are reached.
  */
-void	smtp_session_new(int fd, const struct sockaddr *, socklen_t);
+void	smtp_session_new(int fd, const struct sockaddr *, socklen_t,
+	    uint32_t listener);
 
 /* Answers from the peers, matched by request id; unknown ids are stale. */
 void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
@@ -52,9 +56,19 @@ void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
 /* Takes fd; the message of a stale answer is closed and aborted. */
 void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
 void	smtp_session_queue_create_failed(uint64_t reqid);
+/* QUEUE_STATUS_* from queued: refuse new mail while not 0. */
+void	smtp_session_queue_status(uint32_t);
 void	smtp_session_queue_committed(uint64_t reqid, const char *msgid,
 	    int ok);
 void	smtp_session_peer_up(enum proc_id);
 void	smtp_session_peer_down(enum proc_id);
+
+struct smtp_session;
+/*
+ * 1 once the session's TLS handshake is done (after STARTTLS, or from
+ * the start on an smtps listener), else 0.  Inside smtp_session.c the
+ * same is the field s->tls_active.  AUTH and require-tls depend on it.
+ */
+int	smtp_session_tls_active(const struct smtp_session *);
 
 #endif

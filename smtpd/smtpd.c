@@ -37,7 +37,8 @@ load_conf(const char *path)
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("config");
 	conf_init(conf);
-	if (conf_parse_file(conf, path) == -1) {
+	if (conf_parse_file(conf, path) == -1 ||
+	    parent_pki_load(conf) == -1) {
 		conf_free(conf);
 		free(conf);
 		return NULL;
@@ -59,6 +60,7 @@ set_conf(struct mxgate_conf *conf)
 	free(parent.conf_text);
 	parent.conf = conf;
 	parent.conf_text = text;
+	parent_pki_commit();
 }
 
 /*
@@ -70,7 +72,7 @@ int
 parent_reload(uint32_t client, char *err, size_t errlen)
 {
 	struct mxgate_conf	*conf;
-	enum proc_id		 id;
+	struct worker_proc	*wp;
 
 	if (parent.reload_client != 0) {
 		strlcpy(err, "a reload is already running", errlen);
@@ -87,9 +89,12 @@ parent_reload(uint32_t client, char *err, size_t errlen)
 	set_conf(conf);
 	parent.reload_client = client ? client : UINT32_MAX;
 	parent.reload_failed = 0;
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (parent_worker_running(&parent.workers[id]))
-			parent_send_conf(&parent.workers[id]);
+	if (conf->smtp_processes != parent.nsmtpd)
+		log_warnx("reload: smtp processes %u takes a restart; %u run",
+		    conf->smtp_processes, parent.nsmtpd);
+	for (wp = parent_worker_next(NULL); wp; wp = parent_worker_next(wp))
+		if (parent_worker_running(wp))
+			parent_send_conf(wp);
 	log_info("reloading %s", parent.conf_path);
 	return 0;
 }
@@ -97,14 +102,13 @@ parent_reload(uint32_t client, char *err, size_t errlen)
 void
 parent_reload_answer(struct worker_proc *wp, uint32_t status)
 {
-	enum proc_id	id;
-	uint32_t	client = parent.reload_client;
+	struct worker_proc	*o;
+	uint32_t		 client = parent.reload_client;
 
 	if (status != 0)
 		parent.reload_failed = 1;
-	for (id = PROC_SMTPD; id <= PROC_MTAD; id++)
-		if (parent_worker_running(&parent.workers[id]) &&
-		    !parent.workers[id].ready)
+	for (o = parent_worker_next(NULL); o; o = parent_worker_next(o))
+		if (parent_worker_running(o) && !o->ready)
 			return;
 	parent.reload_client = 0;
 	if (parent.reload_failed)

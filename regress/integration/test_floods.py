@@ -1,5 +1,5 @@
 """Slowloris, connection floods and a client that never reads, against
-`smtp timeout 3s`, `smtp max-sessions 300`:
+`smtp timeout 3s`, `smtp data-timeout 3s`, `smtp max-sessions 300`:
 
 - 200 clients trickling a command one byte a second: each gets
   "421 4.4.2 ... timeout exceeded" and is closed (a command must be
@@ -35,6 +35,7 @@ FLOOD = 400
 MAX_SESSIONS = 300
 RSS_SLACK_KB = 64 * 1024        # what smtpd may grow by, at most
 LIMITS = ("smtp timeout 3s\n"
+          "smtp data-timeout 3s\n"
           "smtp max-sessions %d\n"
           "smtp max-sessions-per-client 1000\n" % MAX_SESSIONS)
 

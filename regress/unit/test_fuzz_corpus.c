@@ -31,6 +31,7 @@
 #include "../fuzz/fuzz_conf.c"
 #include "../fuzz/fuzz_tablefile.c"
 #include "../fuzz/fuzz_envelope.c"
+#include "../fuzz/fuzz_smtp_bdat.c"
 
 static const struct {
 	const char	*name;
@@ -46,6 +47,7 @@ static const struct {
 	{ "conf",	fuzz_conf },
 	{ "tablefile",	fuzz_tablefile },
 	{ "envelope",	fuzz_envelope },
+	{ "smtp_bdat",	fuzz_smtp_bdat },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */

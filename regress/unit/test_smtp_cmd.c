@@ -8,6 +8,8 @@
 
 #include "test.h"
 #include "../../smtpd/smtp_cmd.h"
+#include "../../smtpd/smtp_info.h"
+#include "../../smtpd/smtp_line.h"
 
 static void
 verb(const char *line, enum smtp_verb want, const char *wantarg)
@@ -214,9 +216,89 @@ test_helo(void)
 	    strcmp(small, "abcdefg") == 0, "helo truncated");
 }
 
+static void
+info(enum smtp_verb v, const char *arg, const char *want)
+{
+	const char	*got = smtp_info_reply(v, arg);
+	char		 name[128];
+
+	snprintf(name, sizeof(name), "reply to %s \"%s\"", smtp_cmd_name(v),
+	    arg);
+	t_check(got != NULL && strcmp(got, want) == 0, name, "got \"%s\"",
+	    got ? got : "(null)");
+}
+
+static void
+test_info(void)
+{
+	enum smtp_verb	 v;
+	const char	*r;
+
+	info(SMTP_CMD_VRFY, "postmaster", SMTP_VRFY_REPLY);
+	info(SMTP_CMD_VRFY, "user1@example1.com", SMTP_VRFY_REPLY);
+	info(SMTP_CMD_VRFY, "<nobody@nowhere.invalid>", SMTP_VRFY_REPLY);
+	info(SMTP_CMD_VRFY, "", "501 5.5.4 Syntax: VRFY address");
+	info(SMTP_CMD_EXPN, "staff", "502 5.5.1 EXPN command is disabled");
+	info(SMTP_CMD_EXPN, "", "501 5.5.4 Syntax: EXPN mailing-list");
+	info(SMTP_CMD_HELP, "", "214 2.0.0 mxgate: see RFC 5321");
+	info(SMTP_CMD_HELP, "MAIL", "214 2.0.0 mxgate: see RFC 5321");
+	info(SMTP_CMD_ETRN, "example.com",
+	    "502 5.5.1 Error: command not implemented");
+	info(SMTP_CMD_UNKNOWN, "", "500 5.5.2 Error: command not recognized");
+	T_OK(smtp_info_reply(SMTP_CMD_MAIL, "FROM:<>") == NULL,
+	    "MAIL is the session's");
+	T_OK(smtp_info_reply(SMTP_CMD_BDAT, "1 LAST") == NULL,
+	    "BDAT is the session's");
+	/* every fixed reply: code, space, enhanced code of the same class */
+	for (v = SMTP_CMD_UNKNOWN; v <= SMTP_CMD_COUNT; v++) {
+		if ((r = smtp_info_reply(v, "x")) == NULL)
+			continue;
+		t_check(strlen(r) > 10 && r[3] == ' ' && r[4] == r[0] &&
+		    r[5] == '.', smtp_cmd_name(v), "reply \"%s\"", r);
+	}
+}
+
+static void
+line(const char *in, size_t len, int lf_ok, enum smtp_line_err want,
+    size_t wantlen, const char *name)
+{
+	enum smtp_line_err	 err;
+	size_t			 out = 12345;
+
+	err = smtp_line_check(in, len, lf_ok, &out);
+	t_check(err == want && (want != SMTP_LINE_OK || out == wantlen), name,
+	    "err %d len %zu", err, out);
+}
+
+static void
+test_line(void)
+{
+	/* what came before the LF */
+	line("NOOP\r", 5, 0, SMTP_LINE_OK, 4, "CR LF");
+	line("\r", 1, 0, SMTP_LINE_OK, 0, "empty line");
+	line("NOOP", 4, 0, SMTP_LINE_BARE_LF, 0, "bare LF");
+	line("", 0, 0, SMTP_LINE_BARE_LF, 0, "lone LF");
+	line("NOOP", 4, 1, SMTP_LINE_OK, 4, "bare LF with normalize");
+	line("NOOP\r", 5, 1, SMTP_LINE_OK, 4, "CR LF with normalize");
+	line("MAIL FROM:<a@b>\rRCPT TO:<c@d>\r", 30, 0, SMTP_LINE_BARE_CR, 0,
+	    "bare CR inside");
+	line("MAIL FROM:<a@b>\rRCPT TO:<c@d>\r", 30, 1, SMTP_LINE_BARE_CR, 0,
+	    "bare CR inside, even with normalize");
+	line("NOOP\r\r", 6, 0, SMTP_LINE_BARE_CR, 0, "CR CR LF");
+	line("NO\0OP\r", 6, 0, SMTP_LINE_NUL, 0, "NUL");
+	T_OK(strncmp(smtp_line_reply(SMTP_LINE_BARE_LF), "500 5.5.2 ", 10) ==
+	    0, "bare LF reply 500 5.5.2");
+	T_OK(strncmp(smtp_line_reply(SMTP_LINE_BARE_CR), "500 5.5.2 ", 10) ==
+	    0, "bare CR reply 500 5.5.2");
+	T_OK(strncmp(smtp_line_reply(SMTP_LINE_NUL), "500 5.5.2 ", 10) == 0,
+	    "NUL reply 500 5.5.2");
+}
+
 int
 main(void)
 {
+	test_info();
+	test_line();
 	test_verbs();
 	test_mail();
 	test_rcpt();

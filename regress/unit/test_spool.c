@@ -149,7 +149,8 @@ make_committed(struct spool *sp, size_t n)
 
 	make_msg(sp, id);
 	env = new_env(id, sizeof(body) - 1, n, relays_xy);
-	if (spool_commit(sp, env) == -1 || spool_sync(sp) == -1)
+	if (spool_commit(sp, env) == -1 || spool_sync_data(sp) == -1 ||
+	    spool_publish(sp, id) == -1 || spool_sync(sp) == -1)
 		die("commit");
 	return env;
 }
@@ -239,10 +240,14 @@ test_commit(void)
 	    "commit refused on size mismatch", "rv %d", rv);
 	env->size = sizeof(body) - 1;
 	rv = spool_commit(&sp, env);
-	t_check(rv == 0 && spool_sync(&sp) == 0 &&
-	    exists(path, "queue", id, ".env") &&
-	    !exists(path, "queue", id, ".env.tmp"), "commit writes envelope",
-	    "rv %d", rv);
+	t_check(rv == 0 && !exists(path, "queue", id, ".env") &&
+	    exists(path, "queue", id, ".env.tmp"),
+	    "commit stages a temp envelope, not yet the envelope", "rv %d", rv);
+	rv = spool_sync_data(&sp) == 0 && spool_publish(&sp, id) == 0 &&
+	    spool_sync(&sp) == 0 ? 0 : -1;
+	t_check(rv == 0 && exists(path, "queue", id, ".env") &&
+	    !exists(path, "queue", id, ".env.tmp"),
+	    "sync and publish put the envelope in place", "rv %d", rv);
 	rv = load_env(path, id, &back);
 	t_check(rv == 0 && strcmp(back.sender, env->sender) == 0 &&
 	    back.nrcpt == 2 && back.size == sizeof(body) - 1,
