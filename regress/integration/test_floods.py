@@ -5,8 +5,9 @@
   "421 4.4.2 ... timeout exceeded" and is closed (a command must be
   complete within the timeout, however slowly it comes), while a
   well-behaved client sends a message that is delivered;
-- 20 clients trickling a message a byte a second after DATA: 421 4.4.2
-  too (a message must average 500 bytes/s), nothing queued;
+- 20 clients trickling a message a byte a second after DATA, and 20
+  within a BDAT chunk: 421 4.4.2 too (a message must average 500
+  bytes/s), nothing queued;
 - 400 connections at once: beyond max-sessions they get 421 4.7.0; the
   ones held are closed by the timeout without the test closing them, and
   a well-behaved client is served afterwards;
@@ -149,8 +150,11 @@ def slowloris(t, gw, sink, rss, sent):
             c.close()
 
 
-def slow_data(t, gw, sink, rss, sent):
+def slow_data(t, gw, sink, rss, sent, verb):
+    """SLOW_DATA clients after DATA (354) or within a BDAT chunk."""
     conns = []
+    start, ready = ((b"DATA\r\n", b"\r\n354 ") if verb == "DATA" else
+                    (b"BDAT 4000 LAST\r\n", b"\r\n250 2.1.5 "))
     try:
         def start_data():
             for _ in range(SLOW_DATA):
@@ -158,19 +162,19 @@ def slow_data(t, gw, sink, rss, sent):
                 c.sock.setblocking(True)
                 c.sock.sendall(b"EHLO slow.example.org\r\n"
                                b"MAIL FROM:<slow@outside.example.org>\r\n"
-                               b"RCPT TO:<user1@example1.com>\r\n"
-                               b"DATA\r\n")
+                               b"RCPT TO:<user1@example1.com>\r\n" + start)
                 c.sock.setblocking(False)
                 conns.append(c)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not all(
-                    b"\r\n354 " in c.buf for c in conns):
+                    ready in c.buf for c in conns):
                 for c in conns:
                     c.pump()
                 time.sleep(0.1)
-            eq(sum(1 for c in conns if b"\r\n354 " in c.buf), SLOW_DATA,
-               "clients in DATA")
-        if not t.case("%d clients in DATA" % SLOW_DATA, start_data):
+            eq(sum(1 for c in conns if ready in c.buf), SLOW_DATA,
+               "clients past RCPT")
+            time.sleep(1)      # BDAT: the message file is being created
+        if not t.case("%d clients in %s" % (SLOW_DATA, verb), start_data):
             return
 
         def dropped():
@@ -180,15 +184,17 @@ def slow_data(t, gw, sink, rss, sent):
                 c.buf)]
             eq(len(gone), SLOW_DATA, "slow DATA clients answered 421 4.4.2 "
                "and closed")
-        t.case("a message trickling in a byte a second gets 421 4.4.2",
-               dropped)
-        t.case("logged, and the messages are not queued", lambda: (
-            true(gw.log_count(r"timeout after DATA \(\d+ bytes\) from "
-                              r"\[127\.0\.0\.1\] \(message slower than "
-                              r"500 bytes/s\)") >= SLOW_DATA,
-                 "fewer than %d slow DATA lines" % SLOW_DATA),
-            gw.wait_queue(lambda q: q == [], 10, "empty queue"),
-            eq(sink.count(), len(sent), "messages at the sink")))
+        t.case("%s: a message trickling in a byte a second gets 421 4.4.2"
+               % verb, dropped)
+        def logged():
+            n = gw.log_count(r"timeout after %s \(\d+ bytes\) from "
+                             r"\[127\.0\.0\.1\] \(message slower than "
+                             r"500 bytes/s\)" % verb)
+            true(n >= SLOW_DATA, "%d slow %s lines, want %d"
+                 % (n, verb, SLOW_DATA))
+            gw.wait_queue(lambda q: q == [], 10, "empty queue")
+            eq(sink.count(), len(sent), "messages at the sink")
+        t.case("%s: logged, and the messages are not queued" % verb, logged)
     finally:
         for c in conns:
             c.close()
@@ -271,7 +277,8 @@ def main():
         rss = RSS(gw)
         print("# smtpd VmRSS at start: %d kB" % rss.base)
         slowloris(t, gw, sink, rss, sent)
-        slow_data(t, gw, sink, rss, sent)
+        slow_data(t, gw, sink, rss, sent, "DATA")
+        slow_data(t, gw, sink, rss, sent, "BDAT")
         flood(t, gw, sink, rss, sent)
         non_reader(t, gw, sink, rss, sent)
         print("# smtpd VmRSS peak: %d kB" % rss.peak)
