@@ -13,6 +13,10 @@
  * Only printable ASCII gets through: a control character, a byte >= 0x80,
  * a space or '<' / '>' outside quotes ends the parse with an error, so an
  * accepted address can never carry a line break into a log or a record.
+ * With ADDR_UTF8 (RFC 6531, the client said SMTPUTF8) well-formed UTF-8
+ * sequences of non-ASCII characters are allowed too, in atoms, quoted
+ * strings and domain labels (U-labels), never a lone byte >= 0x80, an
+ * overlong form or a surrogate; lengths stay counted in octets.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -26,6 +30,48 @@
 #include "addr.h"
 
 #define ADDR_LABEL_MAX	63
+
+/*
+ * Length of the well-formed UTF-8 sequence of a non-ASCII character at p
+ * (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), or 0.
+ */
+static size_t
+utf8_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Octets of one UTF-8 non-ASCII character at p when allowed, else 0. */
+static size_t
+utf8_at(const char *p, int flags)
+{
+	return (flags & ADDR_UTF8) ? utf8_len(p) : 0;
+}
 
 static int
 is_alpha(int c)
@@ -62,9 +108,10 @@ is_dcontent(int c)
 
 /* Dot-string or Quoted-string at p; the end, or NULL. */
 static const char *
-scan_local(const char *p)
+scan_local(const char *p, int flags)
 {
 	const char *q = p;
+	size_t u;
 
 	if (*q == '"') {
 		for (q++; *q != '"'; q++) {
@@ -72,16 +119,24 @@ scan_local(const char *p)
 				q++;
 				if (*q < 32 || *q > 126)
 					return NULL;
-			} else if (!is_qtext(*q))
+			} else if ((u = utf8_at(q, flags)) > 0)
+				q += u - 1;
+			else if (!is_qtext(*q))
 				return NULL;
 		}
 		return q + 1;
 	}
 	for (;;) {
-		if (!is_atext(*q))
+		if (!is_atext(*q) && utf8_at(q, flags) == 0)
 			return NULL;	/* empty atom: leading, double dot */
-		while (is_atext(*q))
-			q++;
+		for (;;) {
+			if (is_atext(*q))
+				q++;
+			else if ((u = utf8_at(q, flags)) > 0)
+				q += u;
+			else
+				break;
+		}
 		if (*q != '.')
 			return q;
 		q++;
@@ -90,16 +145,23 @@ scan_local(const char *p)
 
 /* sub-domain *("." sub-domain); the end, or NULL. */
 static const char *
-scan_domain_name(const char *p)
+scan_domain_name(const char *p, int flags)
 {
 	const char *q = p, *label;
+	size_t u;
 
 	for (;;) {
 		label = q;
-		if (!is_alpha(*q) && !is_digit(*q))
+		if (!is_alpha(*q) && !is_digit(*q) && utf8_at(q, flags) == 0)
 			return NULL;	/* empty label, trailing dot */
-		while (is_alpha(*q) || is_digit(*q) || *q == '-')
-			q++;
+		for (;;) {
+			if (is_alpha(*q) || is_digit(*q) || *q == '-')
+				q++;
+			else if ((u = utf8_at(q, flags)) > 0)
+				q += u;
+			else
+				break;
+		}
 		if (q[-1] == '-' || q - label > ADDR_LABEL_MAX)
 			return NULL;
 		if (*q != '.')
@@ -135,9 +197,9 @@ scan_literal(const char *p)
 }
 
 static const char *
-scan_domain(const char *p)
+scan_domain(const char *p, int flags)
 {
-	return *p == '[' ? scan_literal(p) : scan_domain_name(p);
+	return *p == '[' ? scan_literal(p) : scan_domain_name(p, flags);
 }
 
 static int
@@ -157,11 +219,12 @@ copy_part(char *dst, size_t dstsz, const char *from, const char *to)
  * '>' is accepted too.  The end, or NULL.
  */
 static const char *
-parse_mailbox(const char *p, struct mailaddr *a, int postmaster_ok)
+parse_mailbox(const char *p, struct mailaddr *a, int postmaster_ok,
+    int flags)
 {
 	const char *at, *end;
 
-	if ((at = scan_local(p)) == NULL)
+	if ((at = scan_local(p, flags)) == NULL)
 		return NULL;
 	if (copy_part(a->local, sizeof(a->local), p, at) == -1)
 		return NULL;
@@ -170,7 +233,7 @@ parse_mailbox(const char *p, struct mailaddr *a, int postmaster_ok)
 		a->domain[0] = '\0';
 		return at;
 	}
-	if (*at != '@' || (end = scan_domain(at + 1)) == NULL)
+	if (*at != '@' || (end = scan_domain(at + 1, flags)) == NULL)
 		return NULL;
 	if (copy_part(a->domain, sizeof(a->domain), at + 1, end) == -1)
 		return NULL;
@@ -184,7 +247,7 @@ static const char *
 skip_route(const char *p)
 {
 	for (;;) {
-		if (*p != '@' || (p = scan_domain_name(p + 1)) == NULL)
+		if (*p != '@' || (p = scan_domain_name(p + 1, 0)) == NULL)
 			return NULL;
 		if (*p == ':')
 			return p + 1;
@@ -198,6 +261,14 @@ int
 addr_parse_path(const char *s, struct mailaddr *a, int allow_null,
     const char **endp)
 {
+	return addr_parse_path_flags(s, a, allow_null ? ADDR_ALLOW_NULL : 0,
+	    endp);
+}
+
+int
+addr_parse_path_flags(const char *s, struct mailaddr *a, int flags,
+    const char **endp)
+{
 	const char *p = s, *end;
 	int route = 0;
 
@@ -205,7 +276,7 @@ addr_parse_path(const char *s, struct mailaddr *a, int allow_null,
 	if (*p++ != '<')
 		return -1;
 	if (*p == '>') {
-		if (!allow_null)
+		if (!(flags & ADDR_ALLOW_NULL))
 			return -1;
 		end = p;
 	} else {
@@ -214,7 +285,7 @@ addr_parse_path(const char *s, struct mailaddr *a, int allow_null,
 				return -1;
 			route = 1;
 		}
-		if ((end = parse_mailbox(p, a, !route)) == NULL ||
+		if ((end = parse_mailbox(p, a, !route, flags)) == NULL ||
 		    *end != '>') {
 			memset(a, 0, sizeof(*a));
 			return -1;
@@ -228,10 +299,16 @@ addr_parse_path(const char *s, struct mailaddr *a, int allow_null,
 int
 addr_parse(const char *s, struct mailaddr *a)
 {
+	return addr_parse_flags(s, a, 0);
+}
+
+int
+addr_parse_flags(const char *s, struct mailaddr *a, int flags)
+{
 	const char *end;
 
 	memset(a, 0, sizeof(*a));
-	if ((end = parse_mailbox(s, a, 0)) == NULL || *end != '\0') {
+	if ((end = parse_mailbox(s, a, 0, flags)) == NULL || *end != '\0') {
 		memset(a, 0, sizeof(*a));
 		return -1;
 	}
@@ -266,4 +343,13 @@ int
 addr_is_null(const struct mailaddr *a)
 {
 	return a->local[0] == '\0' && a->domain[0] == '\0';
+}
+
+int
+addr_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
 }

@@ -1,6 +1,6 @@
 /*
  * RFC 5321 paths and mailboxes, shared by smtpd (MAIL FROM / RCPT TO) and
- * lookupd.  The parser is strict: ASCII only (SMTPUTF8 comes later), no
+ * lookupd.  The parser is strict: ASCII only unless ADDR_UTF8, no
  * control characters, no spaces outside a quoted local part, no '<' '>'
  * inside.  The local part is kept exactly as written (quotes and
  * backslashes included); domains are dot-separated LDH labels or an
@@ -30,9 +30,21 @@ struct mailaddr {
  */
 int	addr_parse_path(const char *s, struct mailaddr *, int allow_null,
 	    const char **endp);
+
+/* Flags of the *_flags variants. */
+#define ADDR_ALLOW_NULL	0x01	/* "<>" is a path */
+#define ADDR_UTF8	0x02	/* RFC 6531: UTF-8 characters allowed */
+
+/* addr_parse_path() with flags instead of allow_null. */
+int	addr_parse_path_flags(const char *s, struct mailaddr *, int flags,
+	    const char **endp);
 /* "local@domain" without brackets, the whole string, same rules; "" and
  * a bare "postmaster" are refused. */
 int	addr_parse(const char *s, struct mailaddr *);
+/* addr_parse() with flags (ADDR_UTF8; ADDR_ALLOW_NULL has no effect). */
+int	addr_parse_flags(const char *s, struct mailaddr *, int flags);
+/* 1 if s holds no byte >= 0x80. */
+int	addr_is_ascii(const char *s);
 /* "local@domain", "postmaster" for <postmaster>, "" for the null path;
  * -1 if it does not fit. */
 int	addr_format(const struct mailaddr *, char *buf, size_t len);

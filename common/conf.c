@@ -229,6 +229,11 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->queue_lifetime);
 	fprintf(fp, "queue min-free %llu\n",
 	    (unsigned long long)conf->queue_min_free);
+	if (conf->delay_warning == 0)
+		fprintf(fp, "queue delay-warning off\n");
+	else
+		fprintf(fp, "queue delay-warning %lus\n",
+		    (unsigned long)conf->delay_warning);
 	fprintf(fp, "show-table-name %s\n", conf->show_table_name ? "yes" :
 	    "no");
 	fprintf(fp, "smtp bare-lf %s\n",

@@ -118,6 +118,7 @@ struct mxgate_conf {
 	uint32_t	queue_lifetime;		/* seconds, default 5 days */
 	uint64_t	queue_min_free;		/* spool free-space reserve, bytes;
 						 * below it new mail gets 452 */
+	uint32_t	delay_warning;		/* seconds, 0 (default): off */
 	int		show_table_name;	/* Postfix show_user_unknown_table_name */
 	int		smtp_bare_lf;		/* CONF_BARE_LF_*, default reject */
 	uint32_t	smtp_max_sessions;	/* per smtpd, default 10000 */

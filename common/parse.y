@@ -191,6 +191,7 @@ static void	 set_smtp_timeout(YYSTYPE *, const char *);
 static void	 set_smtp_line(YYSTYPE *, const char *);
 static void	 set_smtp_data_timeout(YYSTYPE *, const char *);
 static void	 set_retry(YYSTYPE *, uint32_t *, const char *, const char *);
+static void	 set_delay_warning(YYSTYPE *, const char *);
 static int	 parse_port(YYSTYPE *, const char *);
 static void	 table_begin(YYSTYPE *, const char *);
 static void	 table_source(YYSTYPE *, const char *);
@@ -210,6 +211,7 @@ static void	 listen_opt_pki(YYSTYPE *, const char *);
 static void	 listen_opt_require(YYSTYPE *);
 %}
 
+%token	DELAYWARNING
 %token	ALIASES BARELF CHROOTDIR CONTROL FOR FROM GROUP HOSTNAME INCLUDE LIFETIME
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT MINFREE NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
@@ -277,6 +279,9 @@ main		: HOSTNAME string {
 		| QUEUE LIFETIME string {
 			set_retry(&$1, &ps.conf->queue_lifetime, $3.v.string,
 			    "lifetime");
+		}
+		| QUEUE DELAYWARNING string {
+			set_delay_warning(&$1, $3.v.string);
 		}
 		| SHOWTABLENAME YES		{ ps.conf->show_table_name = 1; }
 		| SHOWTABLENAME NO		{ ps.conf->show_table_name = 0; }
@@ -420,6 +425,7 @@ string		: STRING
 		| INCLUDE
 		| KEY
 		| LIFETIME
+		| DELAYWARNING
 		| LISTEN
 		| MAXERRORS
 		| MAXMSGSIZE
@@ -782,6 +788,7 @@ static const struct {
 	{ "chroot-dir",		CHROOTDIR },
 	{ "control",		CONTROL },
 	{ "data-timeout",	DATATIMEOUT },
+	{ "delay-warning",	DELAYWARNING },
 	{ "for",		FOR },
 	{ "from",		FROM },
 	{ "group",		GROUP },
@@ -1281,6 +1288,23 @@ set_retry(YYSTYPE *kw, uint32_t *dst, const char *s, const char *what)
 			ps.retryline = kw->lineno;
 		}
 	}
+}
+
+/* queue delay-warning off | DURATION (at least 1s) */
+static void
+set_delay_warning(YYSTYPE *kw, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	uint64_t		 n;
+
+	if (strcmp(s, "off") == 0)
+		ps.conf->delay_warning = 0;
+	else if (parse_unit(s, UINT32_MAX, "smhd", mult, &n) == -1 || n == 0)
+		perr(kw->file, kw->lineno, "queue delay-warning: invalid "
+		    "duration \"%s\" (off, or seconds or a number with s, m, "
+		    "h or d, not 0)", s);
+	else
+		ps.conf->delay_warning = n;
 }
 
 static int

@@ -46,6 +46,29 @@ enum mta_status {
 /* IMSG_CTL_PAUSE / IMSG_CTL_RESUME: which way mail flows. */
 #define CTL_FLOW_INCOMING	0x1	/* smtpd taking new messages */
 #define CTL_FLOW_OUTGOING	0x2	/* queued handing messages to mtad */
+/*
+ * ESMTP parameters a message or recipient keeps from the session to the
+ * DSN and the next hop (IMSG_QUEUE_COMMIT, IMSG_MTA_TRANSFER), each sent
+ * as a u32.  BODY= (RFC 6152), RET= and NOTIFY= (RFC 3461).
+ */
+enum msg_body {
+	MSG_BODY_NONE,		/* no BODY= given */
+	MSG_BODY_7BIT,
+	MSG_BODY_8BITMIME
+};
+
+enum dsn_ret {
+	DSN_RET_NONE,		/* no RET=: our choice (full on failure) */
+	DSN_RET_FULL,
+	DSN_RET_HDRS
+};
+
+/* NOTIFY= as flags; 0: none given (failure and delay are reported) */
+#define DSN_NOTIFY_NEVER	0x01
+#define DSN_NOTIFY_SUCCESS	0x02
+#define DSN_NOTIFY_FAILURE	0x04
+#define DSN_NOTIFY_DELAY	0x08
+#define DSN_NOTIFY_MASK		0x0f
 
 enum imsg_type {
 	IMSG_NONE,
@@ -74,7 +97,11 @@ enum imsg_type {
 	IMSG_QUEUE_CREATE_FAIL,	/* u64 reqid */
 	IMSG_QUEUE_COMMIT,	/* u64 reqid, str msgid, str sender, str helo,
 				 * str client addr, u64 size,
-				 * u32 n, n x (str rcpt, str orig rcpt, str relay) */
+				 * u32 msg_body, u32 smtputf8 (0/1), u32 dsn_ret,
+				 * str envid (decoded ENVID=, "" none),
+				 * u32 n, n x (str rcpt, str orig rcpt, str relay,
+				 * u32 DSN_NOTIFY_* flags,
+				 * str orcpt ("type;addr" decoded, "" none)) */
 	IMSG_QUEUE_COMMIT_OK,	/* u64 reqid, str msgid */
 	IMSG_QUEUE_COMMIT_FAIL,	/* u64 reqid, str msgid */
 	IMSG_QUEUE_ABORT,	/* u64 reqid, str msgid: drop an uncommitted message */
@@ -83,6 +110,7 @@ enum imsg_type {
 
 	/* queued <-> mtad */
 	IMSG_MTA_TRANSFER,	/* u64 batchid, str msgid, str sender, str relay,
+				 * u32 msg_body, u32 smtputf8 (0/1),
 				 * u32 n, n x str rcpt; fd: message, read-only */
 	IMSG_MTA_RESULT,	/* u64 batchid, str relay host used,
 				 * u32 n, n x (u32 mta_status, str reply) */
@@ -104,6 +132,11 @@ enum imsg_type {
 	IMSG_CTL_REMOVE,	/* str msgid or "all" */
 	IMSG_CTL_PAUSE,		/* u32 CTL_FLOW_* bits */
 	IMSG_CTL_RESUME,	/* u32 CTL_FLOW_* bits */
+
+	/* queued <-> lookupd: the next hop of a message queued made (DSN) */
+	IMSG_LKA_ROUTE,		/* u64 reqid, str rcpt */
+	IMSG_LKA_ROUTE_RESULT,	/* u64 reqid, u32 lka_status,
+				 * str relay (LKA_RELAY) or text (else) */
 
 	/* robustness: a worker that closed a peer's link because of a
 	 * malformed or unexpected message names the sender; the parent

@@ -33,6 +33,15 @@
  *    "relay:hop", ":hop" give "smtp:hop" (an empty hop is the domain);
  *    "error:text" rejects the whole RCPT: LKA_REJECT with text.
  *
+ * 7. A message mxgate makes itself (a DSN to an envelope sender,
+ *    IMSG_LKA_ROUTE from queued, lka_route_local) goes through the same
+ *    transport rules, for its one recipient as it is (not validated, no
+ *    aliases: the address sent us mail): the first `relay for` rule whose
+ *    domains hold its domain, else the first `relay from` rule (what we
+ *    make is trusted like a client of our own networks); its relay as in
+ *    6.  With no rule for it: LKA_RELAY_DENIED, which queued logs and
+ *    retries (it never drops the DSN silently).
+ *
  * Guarantees: a table that cannot answer (a backend not written yet, a
  * directory down) makes the answer LKA_TEMPFAIL "Temporary lookup
  * failure" with a log line naming the table, never a 5xx.  Everything a
@@ -345,7 +354,7 @@ lka_qualify(struct lka_tables *lt, const char *rcpt, char *addr,
 			return -1;
 	} else if (strlcpy(addr, rcpt, addrsz) >= addrsz)
 		return -1;
-	return addr_parse(addr, &ma);
+	return addr_parse_flags(addr, &ma, ADDR_UTF8);	/* smtpd checked SMTPUTF8 */
 }
 
 int
@@ -394,6 +403,47 @@ lka_decide(struct lka_tables *lt, const char *client, const char *sender,
 	if (strchr(rcpt, '@') == NULL && lka_postmaster(lt, addr, out) == 0)
 		return 0;
 	lka_result_set(out, LKA_RELAY_DENIED, "Relay access denied");
+	return 0;
+}
+
+int
+lka_route_local(struct lka_tables *lt, const char *rcpt,
+    struct lka_result *out)
+{
+	struct lka_rule	*rule = NULL;
+	char		 addr[LKA_ADDR_MAX];
+	const char	*domain;
+	size_t		 i;
+
+	out->nrcpts = 0;
+	lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
+	if (lka_qualify(lt, rcpt, addr, sizeof(addr)) == -1)
+		return -1;
+	domain = strrchr(addr, '@') + 1;
+	for (i = 0; i < lt->nrules && rule == NULL; i++) {
+		if (lt->rules[i].kind != RULE_RELAY_FOR)
+			continue;
+		switch (table_lookup_domain(lt->rules[i].match, domain, 0,
+		    NULL)) {
+		case TABLE_FAIL:
+			return 0;
+		case TABLE_FOUND:
+			rule = &lt->rules[i];
+			break;
+		case TABLE_NOTFOUND:
+			break;
+		}
+	}
+	for (i = 0; i < lt->nrules && rule == NULL; i++)
+		if (lt->rules[i].kind == RULE_RELAY_FROM)
+			rule = &lt->rules[i];
+	if (rule == NULL) {
+		lka_result_set(out, LKA_RELAY_DENIED,
+		    "no transport rule for a message from this host");
+		return 0;
+	}
+	if (lka_result_add(out, addr) == 0)
+		lka_route(rule, out);
 	return 0;
 }
 

@@ -58,6 +58,14 @@ void		 lka_result_free(struct lka_result *);
 int		 lka_decide(struct lka_tables *, const char *client,
 		    const char *sender, const char *rcpt, struct lka_result *);
 
+/*
+ * The relay of a message mxgate makes itself (a DSN) to rcpt: rule 7 at
+ * the top of lka.c.  LKA_RELAY with one recipient and its relay, or
+ * another status with text.  -1 if rcpt is not an address.
+ */
+int		 lka_route_local(struct lka_tables *, const char *rcpt,
+		    struct lka_result *);
+
 /* ---- internals shared by lka*.c ---- */
 
 /* Appends a final recipient unless already there (case-insensitive).

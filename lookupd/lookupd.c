@@ -17,7 +17,8 @@
  *   per change.  A file is stamped before it is read, so a change racing
  *   the load is seen again at the next tick, never lost;
  * - every IMSG_LKA_RCPT gets exactly one IMSG_LKA_RCPT_RESULT with its
- *   peer id and reqid; a malformed request is fatal to the link.
+ *   peer id and reqid, every IMSG_LKA_ROUTE from queued one
+ *   IMSG_LKA_ROUTE_RESULT; a malformed request is fatal to the link.
  */
 #include <sys/queue.h>
 
@@ -38,6 +39,7 @@
 
 #define LOOKUPD_CLIENT_MAX	128	/* numeric IPv4/IPv6 address */
 #define LOOKUPD_WATCH_SECS	2
+#define LOOKUPD_ROUTE_ADDR_MAX	1024	/* ENVELOPE_ADDR_MAX of queued */
 
 /* A table file of the live snapshot, as it was when it was read. */
 struct lookupd_watch {
@@ -288,6 +290,62 @@ lookupd_smtpd_msg(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/* queued: where does a DSN to this address go (lka_route_local). */
+static void
+lookupd_route(struct imsgev *iev, struct imsg *imsg)
+{
+	struct mreader		r;
+	struct lka_result	res;
+	struct mbuf		m;
+	uint64_t		reqid;
+	char			rcpt[LOOKUPD_ROUTE_ADDR_MAX];
+	const char		*answer;
+
+	mreader_init(&r, imsg);
+	reqid = mr_u64(&r);
+	mr_str(&r, rcpt, sizeof(rcpt));
+	if (mr_end(&r) == -1 || imsg->fd != -1) {
+		imsgev_fail(iev, "malformed route request");
+		return;
+	}
+	lka_result_init(&res);
+	if (lookupd_tables == NULL)
+		lka_result_set(&res, LKA_TEMPFAIL, "Temporary lookup failure");
+	else if (lka_route_local(lookupd_tables, rcpt, &res) == -1)
+		lka_result_set(&res, LKA_REJECT, "not a valid address");
+	if (res.status == LKA_RELAY && res.nrcpts == 1)
+		answer = res.rcpts[0].relay;
+	else {
+		if (res.status == LKA_RELAY)
+			lka_result_set(&res, LKA_TEMPFAIL,
+			    "Temporary lookup failure");
+		answer = res.text;
+	}
+	log_debug("route %llu: to=<%s>: status %d, %s",
+	    (unsigned long long)reqid, rcpt, (int)res.status, answer);
+	mbuf_init(&m);
+	mbuf_add_u64(&m, reqid);
+	mbuf_add_u32(&m, res.status);
+	mbuf_add_str(&m, answer);
+	if (imsgev_compose_mbuf(iev, IMSG_LKA_ROUTE_RESULT, imsg->hdr.peerid,
+	    -1, &m) == -1)
+		fatal("route reply to queued");
+	lka_result_free(&res);
+}
+
+static void
+lookupd_queued_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_LKA_ROUTE:
+		lookupd_route(iev, imsg);
+		break;
+	default:
+		imsgev_fail(iev, "unexpected message");
+		break;
+	}
+}
+
 static void
 lookupd_peer_up(enum proc_id id, struct imsgev *iev)
 {
@@ -308,6 +366,7 @@ static const struct worker_ops lookupd_ops = {
 	.peer_down = lookupd_peer_down,
 	.peer_handler = {
 		[PROC_SMTPD] = lookupd_smtpd_msg,
+		[PROC_QUEUED] = lookupd_queued_msg,
 	},
 	.parent_msg = NULL,
 };

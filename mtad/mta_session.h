@@ -36,6 +36,8 @@ struct mta_transfer {
 	char		 sender[MTA_ADDR_MAX];
 	char		 relay[MTA_RELAY_MAX];
 	char		 relayname[MTA_RELAY_NAME_MAX];	/* "192.0.2.1:25" */
+	uint32_t	 body;		/* enum msg_body: BODY= of the MAIL */
+	int		 smtputf8;	/* the MAIL had SMTPUTF8 */
 	int		 fd;		/* message, read-only; -1 once closed */
 	size_t		 nrcpt;
 	struct mta_rcpt	*rcpts;

@@ -137,8 +137,12 @@ mta_transfer(struct imsgev *iev, struct imsg *imsg)
 	mr_str(&r, t->msgid, sizeof(t->msgid));
 	mr_str(&r, t->sender, sizeof(t->sender));
 	mr_str(&r, t->relay, sizeof(t->relay));
+	t->body = mr_u32(&r);
+	t->smtputf8 = mr_u32(&r) != 0;
 	if ((why = mta_transfer_rcpts(&r, t)) == NULL && !mta_msgid_ok(t->msgid))
 		why = "transfer with a bad message id";
+	if (why == NULL && t->body > MSG_BODY_8BITMIME)
+		why = "transfer with a bad body type";
 	if (why == NULL && t->fd == -1)
 		why = "transfer without a message fd";
 	if (why != NULL) {

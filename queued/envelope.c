@@ -1,19 +1,27 @@
 /*
- * Envelope record, version 1: text, one item per line, each line ending
+ * Envelope record, version 2: text, one item per line, each line ending
  * in '\n', in exactly this order:
  *
- *	mxgate-envelope 1
+ *	mxgate-envelope 2
  *	id=4F2A9C1B0E11
  *	created=1700000000
  *	size=1234
  *	sender=a@example.org
  *	helo=mail.example.org
  *	client=192.0.2.1
+ *	esmtp body=8bitmime smtputf8=0 ret=hdrs warned=0 envid=QQ123
  *	nrcpt=2
- *	rcpt state=pending tries=0 next=1700000000 to=u@example1.com
- *	    orig=u@example1.com relay=smtp:[127.0.0.1]:2525 reply=
- *	rcpt state=sent tries=1 next=1700000300 to=... (one line each)
+ *	rcpt state=pending tries=0 next=1700000000 notify=failure,delay
+ *	    to=u@example1.com orig=u@example1.com orcpt=rfc822;u@example1.com
+ *	    relay=smtp:[127.0.0.1]:2525 reply=
+ *	rcpt state=sent tries=1 next=1700000300 notify=... (one line each)
  *	end
+ *
+ * body is none, 7bit or 8bitmime; ret none, full or hdrs; notify
+ * "default" or a comma list of never, success, failure, delay (in that
+ * order).  Version 1 records (no esmtp line, no notify and orcpt fields)
+ * are still read, with every ESMTP value at its default; an update
+ * rewrites them as version 2.
  *
  * Guarantees kept here:
  * - Every string value is xtext-escaped: bytes outside 0x21..0x7e and
@@ -37,8 +45,35 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "proto.h"
 
 #define ENVELOPE_MAGIC	"mxgate-envelope "
+
+static const char *const body_names[] = {
+	[MSG_BODY_NONE] = "none",
+	[MSG_BODY_7BIT] = "7bit",
+	[MSG_BODY_8BITMIME] = "8bitmime"
+};
+#define NBODIES	(sizeof(body_names) / sizeof(body_names[0]))
+
+static const char *const ret_names[] = {
+	[DSN_RET_NONE] = "none",
+	[DSN_RET_FULL] = "full",
+	[DSN_RET_HDRS] = "hdrs"
+};
+#define NRETS	(sizeof(ret_names) / sizeof(ret_names[0]))
+
+/* In the order written. */
+static const struct {
+	const char	*name;
+	uint32_t	 flag;
+} notify_names[] = {
+	{ "never", DSN_NOTIFY_NEVER },
+	{ "success", DSN_NOTIFY_SUCCESS },
+	{ "failure", DSN_NOTIFY_FAILURE },
+	{ "delay", DSN_NOTIFY_DELAY }
+};
+#define NNOTIFY	(sizeof(notify_names) / sizeof(notify_names[0]))
 
 static const char *const state_names[] = {
 	[RCPT_PENDING] = "pending",
@@ -56,6 +91,7 @@ struct span {
 struct dec {
 	const char	*p, *end;
 	const char	*why;
+	uint64_t	 version;
 };
 
 static int
@@ -95,11 +131,13 @@ envelope_clear(struct envelope *env)
 		free(env->rcpt[i].orig);
 		free(env->rcpt[i].relay);
 		free(env->rcpt[i].reply);
+		free(env->rcpt[i].orcpt);
 	}
 	free(env->rcpt);
 	free(env->sender);
 	free(env->helo);
 	free(env->client);
+	free(env->envid);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -175,6 +213,13 @@ enc_str_ok(const char *s, size_t max)
 	return s != NULL && strlen(s) < max;
 }
 
+/* The optional values of version 2: NULL is written as "". */
+static int
+enc_opt_ok(const char *s, size_t max)
+{
+	return s == NULL || strlen(s) < max;
+}
+
 static int
 enc_check(const struct envelope *env)
 {
@@ -185,6 +230,9 @@ enc_check(const struct envelope *env)
 	    !enc_str_ok(env->sender, ENVELOPE_ADDR_MAX) ||
 	    !enc_str_ok(env->helo, ENVELOPE_HELO_MAX) ||
 	    !enc_str_ok(env->client, ENVELOPE_CLIENT_MAX) ||
+	    !enc_opt_ok(env->envid, ENVELOPE_ENVID_MAX) ||
+	    env->body >= NBODIES || env->ret >= NRETS ||
+	    env->smtputf8 > 1 || env->warned > 1 ||
 	    env->nrcpt == 0 || env->nrcpt > ENVELOPE_RCPT_MAX ||
 	    env->rcpt == NULL)
 		return -1;
@@ -194,7 +242,9 @@ enc_check(const struct envelope *env)
 		    !enc_str_ok(r->to, ENVELOPE_ADDR_MAX) ||
 		    !enc_str_ok(r->orig, ENVELOPE_ADDR_MAX) ||
 		    !enc_str_ok(r->relay, ENVELOPE_RELAY_MAX) ||
-		    !enc_str_ok(r->reply, ENVELOPE_REPLY_MAX))
+		    !enc_str_ok(r->reply, ENVELOPE_REPLY_MAX) ||
+		    !enc_opt_ok(r->orcpt, ENVELOPE_ORCPT_MAX) ||
+		    (r->notify & ~(uint32_t)DSN_NOTIFY_MASK) != 0)
 			return -1;
 	}
 	return 0;
@@ -207,7 +257,7 @@ enc_value(FILE *f, const char *key, const char *v, char sep)
 	unsigned char c;
 
 	fprintf(f, "%s=", key);
-	for (; *v != '\0'; v++) {
+	for (; v != NULL && *v != '\0'; v++) {
 		c = (unsigned char)*v;
 		if (needs_escape(c))
 			fprintf(f, "%%%02X", c);
@@ -218,12 +268,32 @@ enc_value(FILE *f, const char *key, const char *v, char sep)
 }
 
 static void
+enc_notify(FILE *f, uint32_t notify)
+{
+	size_t i;
+	int first = 1;
+
+	fputs("notify=", f);
+	if (notify == 0)
+		fputs("default", f);
+	for (i = 0; i < NNOTIFY; i++) {
+		if (!(notify & notify_names[i].flag))
+			continue;
+		fprintf(f, "%s%s", first ? "" : ",", notify_names[i].name);
+		first = 0;
+	}
+	fputc(' ', f);
+}
+
+static void
 enc_rcpt(FILE *f, const struct envelope_rcpt *r)
 {
 	fprintf(f, "rcpt state=%s tries=%u next=%lld ",
 	    state_names[r->state], r->tries, (long long)r->next);
+	enc_notify(f, r->notify);
 	enc_value(f, "to", r->to, ' ');
 	enc_value(f, "orig", r->orig, ' ');
+	enc_value(f, "orcpt", r->orcpt, ' ');
 	enc_value(f, "relay", r->relay, ' ');
 	enc_value(f, "reply", r->reply, '\n');
 }
@@ -248,6 +318,10 @@ envelope_encode(const struct envelope *env, size_t *lenp)
 	enc_value(f, "sender", env->sender, '\n');
 	enc_value(f, "helo", env->helo, '\n');
 	enc_value(f, "client", env->client, '\n');
+	fprintf(f, "esmtp body=%s smtputf8=%u ret=%s warned=%u ",
+	    body_names[env->body], env->smtputf8, ret_names[env->ret],
+	    env->warned);
+	enc_value(f, "envid", env->envid, '\n');
 	fprintf(f, "nrcpt=%zu\n", env->nrcpt);
 	for (i = 0; i < env->nrcpt; i++)
 		enc_rcpt(f, &env->rcpt[i]);
@@ -421,9 +495,63 @@ dec_version(struct dec *d)
 	v = line;
 	if (dec_num(d, v, UINT32_MAX, &version) == -1)
 		return -1;
-	if (version != ENVELOPE_VERSION)
+	if (version != 1 && version != ENVELOPE_VERSION)
 		return dec_fail(d, "unsupported version");
+	d->version = version;
 	return 0;
+}
+
+/* A value out of a table of names (NULL entries never match). */
+static int
+dec_name(struct dec *d, struct span v, const char *const *names, size_t n,
+    uint32_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (names[i] != NULL && strlen(names[i]) == v.len &&
+		    memcmp(names[i], v.p, v.len) == 0) {
+			*out = (uint32_t)i;
+			return 0;
+		}
+	}
+	return dec_fail(d, "bad value");
+}
+
+/* "0" or "1". */
+static int
+dec_bool(struct dec *d, struct span v, uint32_t *out)
+{
+	if (v.len != 1 || (v.p[0] != '0' && v.p[0] != '1'))
+		return dec_fail(d, "bad flag");
+	*out = (uint32_t)(v.p[0] - '0');
+	return 0;
+}
+
+/* The esmtp line of version 2; version 1 has none: defaults. */
+static int
+dec_esmtp(struct dec *d, struct envelope *env)
+{
+	struct span line, v;
+
+	if (d->version == 1) {
+		if ((env->envid = strdup("")) == NULL)
+			return dec_fail(d, "out of memory");
+		return 0;
+	}
+	if (dec_line(d, &line) == -1 || dec_word(d, &line, "esmtp") == -1)
+		return -1;
+	if (dec_field(d, &line, "body", 0, &v) == -1 ||
+	    dec_name(d, v, body_names, NBODIES, &env->body) == -1 ||
+	    dec_field(d, &line, "smtputf8", 0, &v) == -1 ||
+	    dec_bool(d, v, &env->smtputf8) == -1 ||
+	    dec_field(d, &line, "ret", 0, &v) == -1 ||
+	    dec_name(d, v, ret_names, NRETS, &env->ret) == -1 ||
+	    dec_field(d, &line, "warned", 0, &v) == -1 ||
+	    dec_bool(d, v, &env->warned) == -1 ||
+	    dec_field(d, &line, "envid", 1, &v) == -1)
+		return -1;
+	return dec_str(d, v, ENVELOPE_ENVID_MAX, &env->envid);
 }
 
 static int
@@ -445,6 +573,7 @@ dec_header(struct dec *d, struct envelope *env)
 	    dec_strline(d, "sender", ENVELOPE_ADDR_MAX, &env->sender) == -1 ||
 	    dec_strline(d, "helo", ENVELOPE_HELO_MAX, &env->helo) == -1 ||
 	    dec_strline(d, "client", ENVELOPE_CLIENT_MAX, &env->client) == -1 ||
+	    dec_esmtp(d, env) == -1 ||
 	    dec_numline(d, "nrcpt", ENVELOPE_RCPT_MAX, &nrcpt) == -1)
 		return -1;
 	env->created = (int64_t)created;
@@ -471,6 +600,65 @@ dec_state(struct dec *d, struct span v, enum rcpt_state *state)
 	return dec_fail(d, "bad recipient state");
 }
 
+/* "default" or the flags in the order enc_notify() writes them. */
+static int
+dec_notify(struct dec *d, struct span v, uint32_t *notify)
+{
+	const char *comma;
+	size_t i = 0, n;
+
+	*notify = 0;
+	if (v.len == 7 && memcmp(v.p, "default", 7) == 0)
+		return 0;
+	for (;;) {
+		comma = memchr(v.p, ',', v.len);
+		n = comma != NULL ? (size_t)(comma - v.p) : v.len;
+		while (i < NNOTIFY && (strlen(notify_names[i].name) != n ||
+		    memcmp(notify_names[i].name, v.p, n) != 0))
+			i++;
+		if (i == NNOTIFY)
+			return dec_fail(d, "bad notify");
+		*notify |= notify_names[i++].flag;
+		if (comma == NULL)
+			return 0;
+		v.p += n + 1;
+		v.len -= n + 1;
+	}
+}
+
+/* Version 1: no notify and orcpt fields. */
+static int
+dec_rcpt_v1(struct dec *d, struct envelope_rcpt *r, struct span *line)
+{
+	struct span v;
+
+	if (dec_field(d, line, "to", 0, &v) == -1 ||
+	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->to) == -1 ||
+	    dec_field(d, line, "orig", 0, &v) == -1 ||
+	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->orig) == -1)
+		return -1;
+	if ((r->orcpt = strdup("")) == NULL)
+		return dec_fail(d, "out of memory");
+	return 0;
+}
+
+static int
+dec_rcpt_v2(struct dec *d, struct envelope_rcpt *r, struct span *line)
+{
+	struct span v;
+
+	if (dec_field(d, line, "notify", 0, &v) == -1 ||
+	    dec_notify(d, v, &r->notify) == -1 ||
+	    dec_field(d, line, "to", 0, &v) == -1 ||
+	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->to) == -1 ||
+	    dec_field(d, line, "orig", 0, &v) == -1 ||
+	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->orig) == -1 ||
+	    dec_field(d, line, "orcpt", 0, &v) == -1 ||
+	    dec_str(d, v, ENVELOPE_ORCPT_MAX, &r->orcpt) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 dec_rcpt(struct dec *d, struct envelope_rcpt *r)
 {
@@ -490,11 +678,10 @@ dec_rcpt(struct dec *d, struct envelope_rcpt *r)
 	    dec_num(d, v, INT64_MAX, &n) == -1)
 		return -1;
 	r->next = (int64_t)n;
-	if (dec_field(d, &line, "to", 0, &v) == -1 ||
-	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->to) == -1 ||
-	    dec_field(d, &line, "orig", 0, &v) == -1 ||
-	    dec_str(d, v, ENVELOPE_ADDR_MAX, &r->orig) == -1 ||
-	    dec_field(d, &line, "relay", 0, &v) == -1 ||
+	if ((d->version == 1 ? dec_rcpt_v1(d, r, &line) :
+	    dec_rcpt_v2(d, r, &line)) == -1)
+		return -1;
+	if (dec_field(d, &line, "relay", 0, &v) == -1 ||
 	    dec_str(d, v, ENVELOPE_RELAY_MAX, &r->relay) == -1 ||
 	    dec_field(d, &line, "reply", 1, &v) == -1 ||
 	    dec_str(d, v, ENVELOPE_REPLY_MAX, &r->reply) == -1)
@@ -534,7 +721,7 @@ int
 envelope_decode(struct envelope *env, const char *buf, size_t len,
     const char **why)
 {
-	struct dec d = { buf, buf + len, NULL };
+	struct dec d = { buf, buf + len, NULL, 0 };
 	size_t i;
 	int rv;
 

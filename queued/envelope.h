@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENVELOPE_VERSION	1
+#define ENVELOPE_VERSION	2		/* written; 1 is still read */
 
 #define QUEUE_ID_LEN		12		/* uppercase hex digits */
 
@@ -20,6 +20,8 @@
 #define ENVELOPE_CLIENT_MAX	256
 #define ENVELOPE_RELAY_MAX	1024
 #define ENVELOPE_REPLY_MAX	1024		/* last reply for a recipient */
+#define ENVELOPE_ENVID_MAX	101		/* ENVID=, decoded */
+#define ENVELOPE_ORCPT_MAX	1024		/* ORCPT=, "type;addr" decoded */
 #define ENVELOPE_RCPT_MAX	100000
 #define ENVELOPE_FILE_MAX	(64 * 1024 * 1024)
 
@@ -35,6 +37,8 @@ struct envelope_rcpt {
 	char		*orig;		/* as the client gave it */
 	char		*relay;		/* "smtp:[127.0.0.1]:2525", ... */
 	char		*reply;		/* last reply from the next hop, "" */
+	uint32_t	 notify;	/* DSN_NOTIFY_* (proto.h), 0 default */
+	char		*orcpt;		/* ORCPT=, "" none */
 	enum rcpt_state	 state;
 	uint32_t	 tries;		/* temporary failures so far */
 	int64_t		 next;		/* time of the next try (epoch s) */
@@ -48,6 +52,12 @@ struct envelope {
 	char		*sender;	/* "" for the null sender */
 	char		*helo;
 	char		*client;	/* client address as smtpd gave it */
+	/* ESMTP parameters of MAIL (enum values of proto.h) */
+	uint32_t	 body;		/* enum msg_body */
+	uint32_t	 smtputf8;	/* 0 or 1 */
+	uint32_t	 ret;		/* enum dsn_ret */
+	char		*envid;		/* ENVID=, "" none */
+	uint32_t	 warned;	/* 1 once a delay DSN went out */
 	size_t		 nrcpt;
 	struct envelope_rcpt *rcpt;
 };

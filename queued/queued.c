@@ -1,7 +1,8 @@
 /*
  * queued: the spool and its scheduler.  smtpd creates and commits
  * messages through it; it hands due recipients to mtad and applies the
- * results; the parent asks it for `smtpctl show queue`.  Promises: stdio
+ * results; it queues DSNs and asks lookupd to route them (queue_dsn.c);
+ * the parent asks it for `smtpctl show queue`.  Promises: stdio
  * rpath wpath cpath sendfd unix, chrooted into the spool, as the queue
  * user.
  *
@@ -189,9 +190,14 @@ queue_commit_read(struct imsg *imsg, uint64_t *reqid, struct envelope *env,
 	env->helo = mr_strdup(&r, ENVELOPE_HELO_MAX, nomem);
 	env->client = mr_strdup(&r, ENVELOPE_CLIENT_MAX, nomem);
 	env->size = mr_u64(&r);
+	env->body = mr_u32(&r);
+	env->smtputf8 = mr_u32(&r);
+	env->ret = mr_u32(&r);
+	env->envid = mr_strdup(&r, ENVELOPE_ENVID_MAX, nomem);
 	n = mr_u32(&r);
 	if (r.err || n == 0 || n > r.left / QUEUE_COMMIT_RCPT_MIN ||
-	    !envelope_valid_id(env->id))
+	    !envelope_valid_id(env->id) || env->body > MSG_BODY_8BITMIME ||
+	    env->smtputf8 > 1 || env->ret > DSN_RET_HDRS)
 		return -1;
 	if ((env->rcpt = calloc(n, sizeof(*env->rcpt))) == NULL) {
 		*nomem = 1;
@@ -203,8 +209,14 @@ queue_commit_read(struct imsg *imsg, uint64_t *reqid, struct envelope *env,
 		rc->to = mr_strdup(&r, ENVELOPE_ADDR_MAX, nomem);
 		rc->orig = mr_strdup(&r, ENVELOPE_ADDR_MAX, nomem);
 		rc->relay = mr_strdup(&r, ENVELOPE_RELAY_MAX, nomem);
+		rc->notify = mr_u32(&r);
+		rc->orcpt = mr_strdup(&r, ENVELOPE_ORCPT_MAX, nomem);
 		if ((rc->reply = strdup("")) == NULL)
 			*nomem = 1;
+		if ((rc->notify & ~(uint32_t)DSN_NOTIFY_MASK) != 0 ||
+		    ((rc->notify & DSN_NOTIFY_NEVER) &&
+		    rc->notify != DSN_NOTIFY_NEVER))
+			return -1;
 	}
 	return mr_end(&r);
 }
@@ -420,6 +432,8 @@ queue_send_batch(const struct sched_batch *b, void *arg)
 	mbuf_add_str(&m, env->id);
 	mbuf_add_str(&m, env->sender);
 	mbuf_add_str(&m, b->relay);
+	mbuf_add_u32(&m, env->body);
+	mbuf_add_u32(&m, env->smtputf8);
 	mbuf_add_u32(&m, (uint32_t)b->n);
 	for (k = 0; k < b->n; k++)
 		mbuf_add_str(&m, env->rcpt[b->idx[k]].to);
@@ -439,6 +453,8 @@ queue_schedule(evutil_socket_t fd, short ev, void *arg)
 	struct timeval tv = { 0, 0 };
 	int64_t now = time(NULL), due;
 
+	if (worker_peer(PROC_LOOKUPD) != NULL)	/* DSNs without a relay */
+		sched_route_due(&q.sched, now, queue_route_ask, NULL);
 	if (worker_peer(PROC_MTAD) == NULL || q.sched.paused)
 		return;				/* peer_up, resume kick */
 	sched_dispatch(&q.sched, now, queue_send_batch, NULL);
@@ -457,6 +473,12 @@ queue_kick(void)
 	struct timeval tv = { 0, 0 };
 
 	evtimer_add(q.sched_ev, &tv);
+}
+
+void
+queue_dsn_kick(void)
+{
+	queue_kick();
 }
 
 static void
@@ -530,7 +552,7 @@ queue_parent_msg(struct imsgev *iev, struct imsg *imsg)
 static void
 queue_peer_up(enum proc_id id, struct imsgev *iev)
 {
-	if (id == PROC_MTAD)
+	if (id == PROC_MTAD || id == PROC_LOOKUPD)
 		queue_kick();
 	if (id == PROC_SMTPD)
 		flow_smtpd_up();
@@ -547,6 +569,9 @@ queue_peer_down(enum proc_id id)
 			log_warnx("link to mtad lost: %zu batch(es) deferred",
 			    q.sched.ninflight);
 		sched_requeue_inflight(&q.sched, time(NULL));
+		break;
+	case PROC_LOOKUPD:
+		queue_route_down();
 		break;
 	default:
 		break;
@@ -595,6 +620,8 @@ queue_init(const struct mxgate_conf *conf)
 		log_warnx("evtimer_new failed");
 		return -1;
 	}
+	queue_dsn_init(&q.spool, &q.sched);
+	sched_set_dsn(&q.sched, conf->delay_warning, queue_dsn, NULL);
 	q.flush_ev = evtimer_new(worker_base(), queue_flush, NULL);
 	q.sched_ev = evtimer_new(worker_base(), queue_schedule, NULL);
 	if (q.flush_ev == NULL || q.sched_ev == NULL) {
@@ -622,6 +649,7 @@ queue_configure(struct mxgate_conf *conf, int first)
 	sched_set_retry(&q.sched, conf->retry_min, conf->retry_max,
 	    conf->queue_lifetime);
 	flow_set_min_free(conf->queue_min_free);
+	sched_set_dsn(&q.sched, conf->delay_warning, queue_dsn, NULL);
 	return 0;
 }
 
@@ -642,6 +670,7 @@ static const struct worker_ops queue_ops = {
 	.peer_handler = {
 		[PROC_SMTPD] = queue_smtpd_msg,
 		[PROC_MTAD] = queue_mtad_msg,
+		[PROC_LOOKUPD] = queue_lookupd_msg,
 	},
 	.parent_msg = queue_parent_msg,
 	.peer_instance_down = queue_peer_instance_down,

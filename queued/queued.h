@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounce.h"
+
 struct envelope;
 struct envelope_rcpt;
 struct imsgev;
@@ -55,5 +57,20 @@ void	stats_delivered(int64_t now, size_t n);
 uint64_t stats_accepted_last_minute(int64_t now);
 uint64_t stats_delivered_last_minute(int64_t now);
 uint64_t stats_accepted_total(void);
+
+/* queue_dsn.c */
+struct imsg;
+struct spool;
+void	queue_dsn_init(struct spool *, struct scheduler *);
+/* sched_dsn_fn: queues a DSN (see scheduler.h). */
+int	queue_dsn(const struct envelope *, enum bounce_kind, const size_t *idx,
+	    size_t n, int64_t now, void *arg);
+/* For sched_route_due(): IMSG_LKA_ROUTE for recipient idx of env. */
+int	queue_route_ask(const struct envelope *, size_t idx, void *arg);
+void	queue_lookupd_msg(struct imsgev *, struct imsg *);
+/* lookupd went away: the routes asked are forgotten, to be asked again. */
+void	queue_route_down(void);
+/* queued.c: a scheduler pass soon. */
+void	queue_dsn_kick(void);
 
 #endif

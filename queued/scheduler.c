@@ -12,9 +12,18 @@
  * - mtad's result, per recipient: MTA_OK, sent; MTA_PERMFAIL, bounced
  *   (logged); MTA_TEMPFAIL, tries + 1 and the next try at
  *   now + min(retry_max, retry_min * 2^(tries - 1)), or expired (logged)
- *   once the message is older than the queue lifetime.  Bounced and
- *   expired recipients owe the sender a DSN (RFC 3464): that comes with a
- *   later issue, for now they are only logged.
+ *   once the message is older than the queue lifetime.
+ * - DSNs (RFC 3464, through the dsn callback, which queues them with
+ *   queue_dsn.c): the recipients of one batch that bounced or expired get
+ *   one failure DSN, those relayed with NOTIFY=SUCCESS one success DSN;
+ *   once a message is older than delay_warning (when set), the first
+ *   temporary failure after that brings one delay DSN for all its pending
+ *   recipients (env->warned, persisted).  The DSN is durable before the
+ *   envelope records the new states, so a crash can repeat a DSN, never
+ *   lose one; a failure DSN that cannot be queued leaves its recipients
+ *   pending, to be tried (and reported) again.
+ * - A recipient without a relay (a DSN queued made) is not sent until
+ *   lookupd has routed it (sched_route_*).
  * - Guarantee: after every result the envelope is persisted
  *   (spool_update: temp, sync, rename, dir sync) before the message is
  *   scheduled again; once no recipient is pending, the message is removed
@@ -109,10 +118,20 @@ sched_release(struct scheduler *s, struct sched_msg *m)
 	free(m);
 }
 
+void
+sched_set_dsn(struct scheduler *s, uint32_t delay_warning, sched_dsn_fn dsn,
+    void *arg)
+{
+	s->delay_warning = delay_warning;
+	s->dsn = dsn;
+	s->dsn_arg = arg;
+}
+
 static int
 rcpt_due(const struct envelope_rcpt *r, int64_t now)
 {
-	return r->state == RCPT_PENDING && !r->inflight && r->next <= now;
+	return r->state == RCPT_PENDING && !r->inflight && r->next <= now &&
+	    r->relay[0] != '\0';
 }
 
 /* Due recipients of m from index first on that share its relay. */
@@ -286,7 +305,6 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 		s->count.delivered++;
 		break;
 	case MTA_PERMFAIL:
-		/* XXX DSN to the sender: later issue */
 		r->state = RCPT_BOUNCED;
 		s->count.bounced++;
 		log_rcpt(env, r, "bounced");
@@ -295,7 +313,6 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 		if (r->tries < UINT32_MAX)
 			r->tries++;
 		if (now - env->created > (int64_t)s->lifetime) {
-			/* XXX DSN to the sender: later issue */
 			r->state = RCPT_EXPIRED;
 			s->count.expired++;
 			log_rcpt(env, r, "expired");
@@ -305,6 +322,59 @@ rcpt_result(struct scheduler *s, const struct envelope *env,
 		}
 		break;
 	}
+}
+
+/* The failure and success DSNs owed for batch b, just applied to m. */
+static void
+sched_notify(struct scheduler *s, struct sched_msg *m,
+    const struct sched_batch *b, int64_t now)
+{
+	struct envelope_rcpt *r;
+	size_t failed[SCHED_BATCH_MAX_RCPT], sent[SCHED_BATCH_MAX_RCPT];
+	size_t nf = 0, ns = 0, k;
+
+	for (k = 0; k < b->n; k++) {
+		r = &m->env->rcpt[b->idx[k]];
+		if (r->state == RCPT_BOUNCED || r->state == RCPT_EXPIRED)
+			failed[nf++] = b->idx[k];
+		else if (r->state == RCPT_SENT)
+			sent[ns++] = b->idx[k];
+	}
+	if (nf > 0 && s->dsn(m->env, BOUNCE_FAILURE, failed, nf, now,
+	    s->dsn_arg) == -1) {
+		log_warnx("%s: DSN not queued: %zu failed recipient(s) kept "
+		    "for another try", m->env->id, nf);
+		for (k = 0; k < nf; k++) {
+			r = &m->env->rcpt[failed[k]];
+			r->state = RCPT_PENDING;
+			r->next = now + sched_retry_delay(s, r->tries);
+		}
+	}
+	if (ns > 0 && s->dsn(m->env, BOUNCE_SUCCESS, sent, ns, now,
+	    s->dsn_arg) == -1)
+		log_warnx("%s: success DSN not queued", m->env->id);
+}
+
+/* One delay DSN per message, once it is older than delay_warning. */
+static void
+sched_delay_check(struct scheduler *s, struct envelope *env, int64_t now)
+{
+	size_t *idx, i, n = 0;
+
+	if (s->delay_warning == 0 || env->warned ||
+	    now - env->created < (int64_t)s->delay_warning)
+		return;
+	if ((idx = calloc(env->nrcpt, sizeof(*idx))) == NULL) {
+		log_warn("%s: delay DSN", env->id);
+		return;
+	}
+	for (i = 0; i < env->nrcpt; i++)
+		if (env->rcpt[i].state == RCPT_PENDING)
+			idx[n++] = i;
+	if (n > 0 && s->dsn(env, BOUNCE_DELAY, idx, n, now,
+	    s->dsn_arg) == 0)
+		env->warned = 1;
+	free(idx);
 }
 
 /* Persists m after a change, or removes it when nothing is pending. */
@@ -354,9 +424,91 @@ sched_result(struct scheduler *s, uint64_t batchid, size_t n,
 		r->inflight = 0;
 		rcpt_result(s, m->env, r, status[k], reply[k], now);
 	}
+	if (s->dsn != NULL) {
+		sched_notify(s, m, b, now);
+		sched_delay_check(s, m->env, now);
+	}
 	batch_free(s, b);
 	sched_persist(s, m);
 	return 0;
+}
+
+/* ---- routing of DSNs ---- */
+
+static int
+rcpt_unrouted(const struct envelope_rcpt *r)
+{
+	return r->state == RCPT_PENDING && r->relay[0] == '\0';
+}
+
+size_t
+sched_route_due(struct scheduler *s, int64_t now,
+    int (*ask)(const struct envelope *, size_t, void *), void *arg)
+{
+	struct envelope_rcpt *r;
+	struct sched_msg *m;
+	size_t i, n = 0;
+
+	TAILQ_FOREACH(m, &s->msgs, entry) {
+		for (i = 0; i < m->env->nrcpt; i++) {
+			r = &m->env->rcpt[i];
+			if (!rcpt_unrouted(r) || r->inflight || r->next > now)
+				continue;
+			if (ask(m->env, i, arg) == -1)
+				return n;
+			r->inflight = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+int
+sched_route_result(struct scheduler *s, const char *msgid, size_t idx,
+    const char *relay, const char *why, int64_t now)
+{
+	struct envelope_rcpt *r;
+	struct sched_msg *m;
+	char *dup, to[ENVELOPE_ADDR_MAX];
+
+	TAILQ_FOREACH(m, &s->msgs, entry)
+		if (strcmp(m->env->id, msgid) == 0)
+			break;
+	if (m == NULL || idx >= m->env->nrcpt)
+		return -1;
+	r = &m->env->rcpt[idx];
+	if (!rcpt_unrouted(r) || !r->inflight)
+		return -1;
+	r->inflight = 0;
+	if (relay != NULL && (dup = strdup(relay)) != NULL) {
+		free(r->relay);
+		r->relay = dup;
+		r->next = now;
+		log_info("%s: to=<%s>, routed via %s", m->env->id,
+		    envelope_vis(to, sizeof(to), r->to), r->relay);
+	} else {
+		rcpt_result(s, m->env, r, MTA_TEMPFAIL, relay == NULL ? why :
+		    "out of memory", now);
+		log_warnx("%s: to=<%s>, no route: %s; %s", m->env->id,
+		    envelope_vis(to, sizeof(to), r->to),
+		    relay == NULL ? why : "out of memory",
+		    r->state == RCPT_PENDING ? "kept for retry" :
+		    "expired, dropped");
+	}
+	sched_persist(s, m);
+	return 0;
+}
+
+void
+sched_route_reset(struct scheduler *s)
+{
+	struct sched_msg *m;
+	size_t i;
+
+	TAILQ_FOREACH(m, &s->msgs, entry)
+		for (i = 0; i < m->env->nrcpt; i++)
+			if (rcpt_unrouted(&m->env->rcpt[i]))
+				m->env->rcpt[i].inflight = 0;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounce.h"
 #include "envelope.h"
 
 #define SCHED_MAX_INFLIGHT	64		/* batches at mtad */
@@ -45,12 +46,22 @@ TAILQ_HEAD(sched_batches, sched_batch);
 struct sched_counters {
 	uint64_t	delivered, deferred, bounced, expired, removed;
 };
+/*
+ * Queues a DSN of the given kind for recipients idx[0..n-1] of env (the
+ * callee applies NOTIFY and "no DSN for a DSN").  0 when it is durably
+ * queued or none is owed; -1 when it could not be queued.
+ */
+typedef int (*sched_dsn_fn)(const struct envelope *, enum bounce_kind,
+    const size_t *idx, size_t n, int64_t now, void *arg);
 
 struct scheduler {
 	struct spool		*spool;
 	struct sched_counters	 count;
 	int			 paused;	/* no dispatch: pause outgoing */
 	uint32_t		 retry_min, retry_max, lifetime;	/* s */
+	uint32_t		 delay_warning;	/* s, 0 off */
+	sched_dsn_fn		 dsn;		/* NULL: DSNs are only logged */
+	void			*dsn_arg;
 	struct sched_msgs	 msgs;		/* in commit order */
 	struct sched_batches	 batches;	/* at mtad */
 	size_t			 nmsgs, ninflight;
@@ -92,6 +103,25 @@ int	sched_result(struct scheduler *, uint64_t batchid, size_t n,
 
 /* mtad is gone: every batch at mtad is deferred to now + retry_min. */
 void	sched_requeue_inflight(struct scheduler *, int64_t now);
+
+void	sched_set_dsn(struct scheduler *, uint32_t delay_warning, sched_dsn_fn,
+	    void *arg);
+
+/*
+ * Recipients without a relay (in DSNs queued made) are routed by lookupd
+ * before they can be sent.  sched_route_due() calls ask for each one
+ * that is due and not being routed, and marks it in flight when ask
+ * returns 0.  sched_route_result() applies the answer: relay, or NULL
+ * and why (logged; the recipient is retried later, and expires after
+ * the queue lifetime like any other).  -1 if the recipient is not one
+ * waiting for a route.  sched_route_reset(): lookupd went away, nothing
+ * is being routed any more.
+ */
+size_t	sched_route_due(struct scheduler *, int64_t now,
+	    int (*ask)(const struct envelope *, size_t idx, void *), void *arg);
+int	sched_route_result(struct scheduler *, const char *msgid, size_t idx,
+	    const char *relay, const char *why, int64_t now);
+void	sched_route_reset(struct scheduler *);
 
 /* Earliest next try among recipients not at mtad, or -1 if none. */
 int64_t	sched_next_due(const struct scheduler *);

@@ -29,6 +29,7 @@ static const enum proc_id links[][2] = {
 	{ PROC_SMTPD, PROC_LOOKUPD },
 	{ PROC_SMTPD, PROC_QUEUED },
 	{ PROC_QUEUED, PROC_MTAD },
+	{ PROC_QUEUED, PROC_LOOKUPD },	/* routes of DSNs queued makes */
 };
 
 /* 1 if a and b have a link of their own. */

@@ -1,6 +1,7 @@
 /*
  * SMTP command line parsing: verb, argument, MAIL / RCPT paths and their
- * ESMTP parameters (RFC 5321 4.1.2, RFC 1870 SIZE, RFC 6152 8BITMIME).
+ * ESMTP parameters (RFC 5321 4.1.2, RFC 1870 SIZE, RFC 6152 8BITMIME;
+ * SMTPUTF8 and the DSN parameters in smtp_esmtp.c).
  * Paths are checked by common/addr.c, so nothing that reaches a log line
  * or an envelope can carry a control character.
  */
@@ -129,9 +130,11 @@ parse_path(const char *p, struct mailaddr *a, int allow_null,
 {
 	char	 word[SMTP_LINE_MAX + 1];
 	size_t	 n;
+	int	 flags = ADDR_UTF8 | (allow_null ? ADDR_ALLOW_NULL : 0);
 
+	/* UTF-8 is checked against SMTPUTF8 once the parameters are read */
 	if (*p == '<') {
-		if (addr_parse_path(p, a, allow_null, endp) == -1)
+		if (addr_parse_path_flags(p, a, flags, endp) == -1)
 			return -1;
 	} else {
 		n = strcspn(p, " \t");
@@ -139,7 +142,7 @@ parse_path(const char *p, struct mailaddr *a, int allow_null,
 			return -1;
 		memcpy(word, p, n);
 		word[n] = '\0';
-		if (addr_parse(word, a) == -1)
+		if (addr_parse_flags(word, a, ADDR_UTF8) == -1)
 			return -1;
 		*endp = p + n;
 	}
@@ -179,6 +182,26 @@ next_param(const char **pp, char *key, size_t keysz, char *val, size_t valsz,
 	return 0;
 }
 
+static enum smtp_cmd_err
+esmtp_err(int rc)
+{
+	switch (rc) {
+	case ESMTP_OK:
+		return SMTP_CMD_OK;
+	case ESMTP_EUNKNOWN:
+		return SMTP_CMD_EPARAM;
+	default:
+		return SMTP_CMD_EPARAMSYNTAX;
+	}
+}
+
+/* 1 when neither part of a holds UTF-8. */
+static int
+addr_ascii(const struct mailaddr *a)
+{
+	return addr_is_ascii(a->local) && addr_is_ascii(a->domain);
+}
+
 /* SIZE=1*20DIGIT; saturates at UINT64_MAX. */
 static int
 parse_size(const char *v, uint64_t *size)
@@ -209,6 +232,9 @@ mail_param(struct smtp_mail *m, const char *key, const char *val, int hasval)
 		m->has_size = 1;
 		return SMTP_CMD_OK;
 	}
+	if (strcasecmp(key, "BODY") != 0)
+		return esmtp_err(esmtp_mail_param(&m->esmtp, key,
+		    hasval ? val : NULL));
 	if (strcasecmp(key, "BODY") == 0) {
 		if (m->body != SMTP_BODY_NONE)
 			return SMTP_CMD_EPARAMSYNTAX;
@@ -223,9 +249,11 @@ mail_param(struct smtp_mail *m, const char *key, const char *val, int hasval)
 	return SMTP_CMD_EPARAM;
 }
 
-/* Parameters after the path; m NULL: none are supported (RCPT). */
+/* Parameters after the path: of MAIL into m, else of RCPT into rp (both
+ * NULL: none are supported). */
 static enum smtp_cmd_err
-parse_params(const char *p, struct smtp_mail *m, char *bad, size_t badsz)
+parse_params(const char *p, struct smtp_mail *m, struct esmtp_rcpt *rp,
+    int utf8, char *bad, size_t badsz)
 {
 	char			 key[SMTP_PARAM_MAX], val[SMTP_LINE_MAX];
 	const char		*start;
@@ -241,10 +269,13 @@ parse_params(const char *p, struct smtp_mail *m, char *bad, size_t badsz)
 		if (next_param(&p, key, sizeof(key), val, sizeof(val),
 		    &hasval) == -1)
 			err = SMTP_CMD_EPARAMSYNTAX;
-		else if (m == NULL)
-			err = SMTP_CMD_EPARAM;
-		else
+		else if (m != NULL)
 			err = mail_param(m, key, val, hasval);
+		else if (rp != NULL)
+			err = esmtp_err(esmtp_rcpt_param(rp, key,
+			    hasval ? val : NULL, utf8));
+		else
+			err = SMTP_CMD_EPARAM;
 		if (err != SMTP_CMD_OK) {
 			if (bad != NULL)
 				copy_word(start, bad, badsz);
@@ -256,7 +287,8 @@ parse_params(const char *p, struct smtp_mail *m, char *bad, size_t badsz)
 enum smtp_cmd_err
 smtp_cmd_mail(const char *arg, struct smtp_mail *m, char *bad, size_t badsz)
 {
-	const char	*p;
+	const char		*p;
+	enum smtp_cmd_err	 err;
 
 	memset(m, 0, sizeof(*m));
 	if (bad != NULL && badsz > 0)
@@ -270,15 +302,29 @@ smtp_cmd_mail(const char *arg, struct smtp_mail *m, char *bad, size_t badsz)
 	/* <postmaster> without a domain is a recipient only */
 	if (m->from.domain[0] == '\0' && !addr_is_null(&m->from))
 		return SMTP_CMD_EPATH;
-	return parse_params(p, m, bad, badsz);
+	if ((err = parse_params(p, m, NULL, 0, bad, badsz)) != SMTP_CMD_OK)
+		return err;
+	if (!m->esmtp.smtputf8 && !addr_ascii(&m->from))
+		return SMTP_CMD_EUTF8;
+	return SMTP_CMD_OK;
 }
 
 enum smtp_cmd_err
 smtp_cmd_rcpt(const char *arg, struct mailaddr *a, char *bad, size_t badsz)
 {
-	const char	*p;
+	return smtp_cmd_rcpt_esmtp(arg, a, NULL, 0, bad, badsz);
+}
+
+enum smtp_cmd_err
+smtp_cmd_rcpt_esmtp(const char *arg, struct mailaddr *a,
+    struct esmtp_rcpt *rp, int utf8, char *bad, size_t badsz)
+{
+	const char		*p;
+	enum smtp_cmd_err	 err;
 
 	memset(a, 0, sizeof(*a));
+	if (rp != NULL)
+		memset(rp, 0, sizeof(*rp));
 	if (bad != NULL && badsz > 0)
 		bad[0] = '\0';
 	if (strncasecmp(arg, "TO:", 3) != 0)
@@ -287,5 +333,9 @@ smtp_cmd_rcpt(const char *arg, struct mailaddr *a, char *bad, size_t badsz)
 		;
 	if (parse_path(p, a, 0, &p) == -1)
 		return SMTP_CMD_EPATH;
-	return parse_params(p, NULL, bad, badsz);
+	if ((err = parse_params(p, NULL, rp, utf8, bad, badsz)) != SMTP_CMD_OK)
+		return err;
+	if (!utf8 && !addr_ascii(a))
+		return SMTP_CMD_EUTF8;
+	return SMTP_CMD_OK;
 }

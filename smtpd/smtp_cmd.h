@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "smtp_esmtp.h"
 
 #define SMTP_LINE_MAX	512	/* command line with CR LF, 4.5.3.1.4 */
 #define SMTP_PARAM_MAX	64	/* an offending parameter, as echoed */
@@ -45,12 +46,14 @@ enum smtp_body {
 	SMTP_BODY_8BITMIME
 };
 
-/* MAIL FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] */
+/* MAIL FROM:<path> [SIZE=n] [BODY=7BIT|8BITMIME] [SMTPUTF8] [RET=]
+ * [ENVID=] */
 struct smtp_mail {
 	struct mailaddr	 from;
 	int		 has_size;
 	uint64_t	 size;		/* UINT64_MAX when it overflowed */
 	enum smtp_body	 body;
+	struct esmtp_mail esmtp;	/* SMTPUTF8, RET, ENVID */
 };
 
 enum smtp_cmd_err {
@@ -59,7 +62,8 @@ enum smtp_cmd_err {
 	SMTP_CMD_EPATH,		/* the path does not parse */
 	SMTP_CMD_EPARAM,	/* parameter not understood: 555 */
 	SMTP_CMD_EPARAMSYNTAX,	/* malformed or repeated parameter: 501 */
-	SMTP_CMD_ESIZE		/* SIZE value not a number: 501 */
+	SMTP_CMD_ESIZE,		/* SIZE value not a number: 501 */
+	SMTP_CMD_EUTF8		/* UTF-8 path without SMTPUTF8: 553 5.6.7 */
 };
 
 /*
@@ -78,6 +82,14 @@ enum smtp_cmd_err smtp_cmd_mail(const char *arg, struct smtp_mail *,
 		    char *bad, size_t badsz);
 enum smtp_cmd_err smtp_cmd_rcpt(const char *arg, struct mailaddr *,
 		    char *bad, size_t badsz);
+/*
+ * RCPT with its DSN parameters (NOTIFY, ORCPT) into *rp; utf8: the MAIL
+ * had SMTPUTF8, so the path may hold UTF-8 (without it such a path is
+ * SMTP_CMD_EUTF8, as in smtp_cmd_mail()).  smtp_cmd_rcpt() is this with rp NULL: no parameter
+ * is accepted.
+ */
+enum smtp_cmd_err smtp_cmd_rcpt_esmtp(const char *arg, struct mailaddr *,
+		    struct esmtp_rcpt *rp, int utf8, char *bad, size_t badsz);
 /* HELO / EHLO: the first word, made printable; -1 when there is none. */
 int		 smtp_cmd_helo(const char *arg, char *buf, size_t bufsz);
 /* Copies s into buf with every byte outside 0x21..0x7e replaced by '?'. */

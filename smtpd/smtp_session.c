@@ -1,6 +1,8 @@
 /*
  * The SMTP server session (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
- * CHUNKING and ENHANCEDSTATUSCODES), one state machine per client.
+ * CHUNKING, SMTPUTF8, DSN and ENHANCEDSTATUSCODES), one state machine per
+ * client.  The DSN and SMTPUTF8 parameters are parsed by smtp_esmtp.c and
+ * go to queued with the commit.
  *
  * Guarantees kept here:
  * - "250 2.0.0 Ok: queued as ID" is sent only after queued acknowledged
@@ -13,7 +15,8 @@
  *   when the client goes away in the middle of DATA.
  * - Everything from the client that reaches a log line, a header or a
  *   peer is printable ASCII (addresses are parsed by common/addr.c, the
- *   HELO name is made printable).
+ *   HELO name is made printable), or in an SMTPUTF8 transaction also
+ *   well-formed UTF-8 in addresses and ORCPT: never a control character.
  * - A command ends with CR LF only (smtp_line.c); the bytes of a BDAT
  *   chunk are never read as commands, also when the BDAT was refused.
  */
@@ -80,6 +83,8 @@ struct smtp_rcpt {
 	char	*rcpt;			/* final, after alias expansion */
 	char	*orig;			/* as given in RCPT TO */
 	char	*relay;
+	uint32_t notify;		/* DSN_NOTIFY_* of its RCPT */
+	char	*orcpt;			/* ORCPT= of its RCPT, decoded, "" */
 };
 
 struct smtp_count {
@@ -144,6 +149,10 @@ struct smtp_session {
 	uint64_t		 bdat_left;	/* bytes still to come */
 	uint64_t		 bdat_size;	/* announced */
 	int			 bdat_last;	/* BDAT n LAST */
+	/* ESMTP parameters of MAIL, and of the RCPT being looked up */
+	enum smtp_body		 body;
+	struct esmtp_mail	 mail_esmtp;
+	struct esmtp_rcpt	 rcpt_esmtp;
 
 	/* slow DATA (session_data_progress) */
 	double			 data_deadline;	/* CLOCK_MONOTONIC, in DATA */
@@ -434,6 +443,7 @@ session_reset(struct smtp_session *s)
 		free(s->rcpts[i].rcpt);
 		free(s->rcpts[i].orig);
 		free(s->rcpts[i].relay);
+		free(s->rcpts[i].orcpt);
 	}
 	free(s->rcpts);
 	s->rcpts = NULL;
@@ -443,6 +453,9 @@ session_reset(struct smtp_session *s)
 	s->commit_bytes = 0;
 	s->queue_lost = 0;
 	s->bdat = 0;
+	s->body = SMTP_BODY_NONE;
+	memset(&s->mail_esmtp, 0, sizeof(s->mail_esmtp));
+	memset(&s->rcpt_esmtp, 0, sizeof(s->rcpt_esmtp));
 }
 
 static void
@@ -496,6 +509,8 @@ cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
 	if (s->listen.mode == LISTEN_STARTTLS && !s->tls_active)
 		session_reply(s, "250-STARTTLS");
 	session_reply(s, "250-CHUNKING");
+	session_reply(s, "250-SMTPUTF8");
+	session_reply(s, "250-DSN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -504,7 +519,8 @@ static size_t
 commit_base(struct smtp_session *s)
 {
 	return 8 + 4 + SMTP_MSGID_MAX + 4 + strlen(s->sender) +
-	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4;
+	    4 + strlen(s->helo) + 4 + strlen(s->ip) + 8 + 4 +
+	    12 + 4 + strlen(s->mail_esmtp.envid);
 }
 
 /* The replies to a MAIL or RCPT argument that does not parse. */
@@ -545,6 +561,10 @@ cmd_path_error(struct smtp_session *s, enum smtp_cmd_err rc,
 		break;
 	case SMTP_CMD_EPARAM:
 		session_reply(s, "555 5.5.4 Unsupported option: %s", bad);
+		break;
+	case SMTP_CMD_EUTF8:	/* RFC 6531 3.5 */
+		session_reply(s, "553 5.6.7 Non-ASCII address not permitted "
+		    "without SMTPUTF8");
 		break;
 	default:
 		session_reply(s, "501 5.5.4 Bad parameter syntax: %s", bad);
@@ -609,6 +629,8 @@ cmd_mail(struct smtp_session *s, const char *arg)
 		return;
 	}
 	s->mail = 1;
+	s->body = m.body;
+	s->mail_esmtp = m.esmtp;
 	s->commit_bytes = commit_base(s);
 	session_reply(s, "250 2.1.0 Ok");
 }
@@ -626,8 +648,8 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 		session_reply(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (cmd_path_error(s, smtp_cmd_rcpt(arg, &a, bad, sizeof(bad)),
-	    &rcpt_errors, bad))
+	if (cmd_path_error(s, smtp_cmd_rcpt_esmtp(arg, &a, &s->rcpt_esmtp,
+	    s->mail_esmtp.smtputf8, bad, sizeof(bad)), &rcpt_errors, bad))
 		return;
 	if (addr_format(&a, s->rcpt, sizeof(s->rcpt)) == -1) {
 		session_reply(s, "501 5.1.3 Bad recipient address syntax");
@@ -840,6 +862,18 @@ session_read_command(struct smtp_session *s)
 /* ---- DATA ---- */
 
 /*
+ * The "with" of the Received header before the S (TLS) and A (AUTH)
+ * suffixes: RFC 3848, RFC 6531 3.7.3.
+ */
+static const char *
+session_proto(struct smtp_session *s)
+{
+	if (s->mail_esmtp.smtputf8)
+		return "UTF8SMTP";
+	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/*
  * Under TLS the trace header says so: a "(using TLSv1.3 with cipher ...)"
  * comment line and "with ESMTPS" (RFC 3848).
  */
@@ -848,7 +882,7 @@ session_received_tls(struct smtp_session *s, char *using, size_t usinglen,
     char *with, size_t withlen)
 {
 	using[0] = '\0';
-	strlcpy(with, s->esmtp ? "ESMTP" : "SMTP", withlen);
+	strlcpy(with, session_proto(s), withlen);
 	if (!s->tls_active)
 		return;
 	smtp_tls_describe(s->tls, using, usinglen);
@@ -892,11 +926,17 @@ session_commit(struct smtp_session *s, uint64_t size)
 	mbuf_add_str(&m, s->helo);
 	mbuf_add_str(&m, s->ip);
 	mbuf_add_u64(&m, size);
+	mbuf_add_u32(&m, s->body);
+	mbuf_add_u32(&m, s->mail_esmtp.smtputf8);
+	mbuf_add_u32(&m, s->mail_esmtp.ret);
+	mbuf_add_str(&m, s->mail_esmtp.envid);
 	mbuf_add_u32(&m, s->nrcpts);
 	for (i = 0; i < s->nrcpts; i++) {
 		mbuf_add_str(&m, s->rcpts[i].rcpt);
 		mbuf_add_str(&m, s->rcpts[i].orig);
 		mbuf_add_str(&m, s->rcpts[i].relay);
+		mbuf_add_u32(&m, s->rcpts[i].notify);
+		mbuf_add_str(&m, s->rcpts[i].orcpt);
 	}
 	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_COMMIT, 0, -1, &m) == -1)
 		goto fail;
@@ -1194,15 +1234,19 @@ session_add_rcpt(struct smtp_session *s, const struct smtp_expand *x)
 	r->rcpt = strdup(x->rcpt);
 	r->orig = strdup(s->rcpt);
 	r->relay = strdup(x->relay);
-	if (r->rcpt == NULL || r->orig == NULL || r->relay == NULL) {
+	r->notify = s->rcpt_esmtp.notify;
+	r->orcpt = strdup(s->rcpt_esmtp.orcpt);
+	if (r->rcpt == NULL || r->orig == NULL || r->relay == NULL ||
+	    r->orcpt == NULL) {
 		free(r->rcpt);
 		free(r->orig);
 		free(r->relay);
+		free(r->orcpt);
 		return -1;
 	}
 	s->nrcpts++;
 	s->commit_bytes += 12 + strlen(r->rcpt) + strlen(r->orig) +
-	    strlen(r->relay);
+	    strlen(r->relay) + 8 + strlen(r->orcpt);
 	return 0;
 }
 
@@ -1216,7 +1260,8 @@ session_rcpt_accept(struct smtp_session *s, const struct smtp_expand *x,
 	for (i = 0; i < n; i++)
 		if (!session_has_rcpt(s, x[i].rcpt, x[i].relay))
 			need += 12 + strlen(x[i].rcpt) + strlen(s->rcpt) +
-			    strlen(x[i].relay);
+			    strlen(x[i].relay) + 8 +
+			    strlen(s->rcpt_esmtp.orcpt);
 	if (s->commit_bytes + need > SMTP_COMMIT_MAX) {
 		session_rcpt_reject(s, "452 4.5.3 Error: too many recipients");
 		return;

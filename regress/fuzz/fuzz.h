@@ -27,6 +27,7 @@ int	fuzz_conf(const uint8_t *, size_t);
 int	fuzz_tablefile(const uint8_t *, size_t);
 int	fuzz_envelope(const uint8_t *, size_t);
 int	fuzz_smtp_bdat(const uint8_t *, size_t);
+int	fuzz_bounce(const uint8_t *, size_t);
 
 /* fuzz_mbuf.c: unmarshals one payload as proto.h says for its type. */
 int	fuzz_proto_decode(const struct imsg *);

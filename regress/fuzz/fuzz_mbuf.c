@@ -27,15 +27,17 @@ static const char *const layout[IMSG_TYPE_COUNT] = {
 	[IMSG_QUEUE_CREATE] = "U",
 	[IMSG_QUEUE_CREATE_OK] = "Us",
 	[IMSG_QUEUE_CREATE_FAIL] = "U",
-	[IMSG_QUEUE_COMMIT] = "UssssUn(sss)",
+	[IMSG_QUEUE_COMMIT] = "UssssUuuusn(sssus)",
 	[IMSG_QUEUE_COMMIT_OK] = "Us",
 	[IMSG_QUEUE_COMMIT_FAIL] = "Us",
 	[IMSG_QUEUE_ABORT] = "Us",
-	[IMSG_MTA_TRANSFER] = "Usssn(s)",
+	[IMSG_MTA_TRANSFER] = "Usssuun(s)",
 	[IMSG_MTA_RESULT] = "Usn(us)",
 	[IMSG_CTL_HELLO] = "u",
 	[IMSG_CTL_DATA] = "s",
 	[IMSG_CTL_END] = "us",
+	[IMSG_LKA_ROUTE] = "Us",
+	[IMSG_LKA_ROUTE_RESULT] = "Uus",
 };
 
 static char strbuf[4096];

@@ -19,6 +19,17 @@ check_printable(const char *s, size_t bufsz)
 		FUZZ_ASSERT(s[i] >= 0x21 && s[i] <= 0x7e);
 }
 
+/* A decoded DSN value: no control character (UTF-8 allowed). */
+static void
+check_no_controls(const char *s, size_t bufsz)
+{
+	size_t i;
+
+	FUZZ_ASSERT(strlen(s) < bufsz);
+	for (i = 0; s[i] != '\0'; i++)
+		FUZZ_ASSERT((unsigned char)s[i] >= 0x20 && s[i] != 0x7f);
+}
+
 static void
 check_addr(const struct mailaddr *a)
 {
@@ -32,6 +43,7 @@ fuzz_smtp_cmd(const uint8_t *data, size_t size)
 	struct smtp_cmd cmd;
 	struct smtp_mail mail;
 	struct mailaddr rcpt;
+	struct esmtp_rcpt rp;
 	char bad[SMTP_PARAM_MAX], helo[256], pr[SMTP_LINE_MAX];
 	char *line;
 	size_t len;
@@ -52,6 +64,8 @@ fuzz_smtp_cmd(const uint8_t *data, size_t size)
 		switch (smtp_cmd_mail(cmd.arg, &mail, bad, sizeof(bad))) {
 		case SMTP_CMD_OK:
 			check_addr(&mail.from);
+			check_no_controls(mail.esmtp.envid,
+			    sizeof(mail.esmtp.envid));
 			break;
 		case SMTP_CMD_EPARAM:
 		case SMTP_CMD_EPARAMSYNTAX:
@@ -62,9 +76,13 @@ fuzz_smtp_cmd(const uint8_t *data, size_t size)
 		}
 		break;
 	case SMTP_CMD_RCPT:
-		switch (smtp_cmd_rcpt(cmd.arg, &rcpt, bad, sizeof(bad))) {
+		/* odd lengths as in an SMTPUTF8 transaction */
+		switch (smtp_cmd_rcpt_esmtp(cmd.arg, &rcpt, &rp, size & 1, bad,
+		    sizeof(bad))) {
 		case SMTP_CMD_OK:
 			check_addr(&rcpt);
+			check_no_controls(rp.orcpt, sizeof(rp.orcpt));
+			FUZZ_ASSERT((rp.notify & ~DSN_NOTIFY_MASK) == 0);
 			break;
 		case SMTP_CMD_EPARAM:
 		case SMTP_CMD_EPARAMSYNTAX:

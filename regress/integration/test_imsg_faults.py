@@ -19,10 +19,10 @@ from tap import Tap, eq, true  # noqa: E402
 
 # (sender, action, receivers that must log the closed link)
 FAULTS = (
-    ("lookupd", "badframe-peer", ("smtpd",)),
-    ("lookupd", "badtype-peer", ("smtpd",)),
+    ("lookupd", "badframe-peer", ("smtpd", "queued")),
+    ("lookupd", "badtype-peer", ("smtpd", "queued")),
     ("mtad", "badframe-peer", ("queued",)),
-    ("queued", "badtype-peer", ("smtpd", "mtad")),
+    ("queued", "badtype-peer", ("smtpd", "mtad", "lookupd")),
     ("smtpd", "badframe-peer", ("lookupd", "queued")),
     ("lookupd", "badframe-parent", ("parent",)),
     ("mtad", "badtype-parent", ("parent",)),
@@ -38,24 +38,25 @@ def provoke(t, gw, sender, action, receivers):
         r = gw.ctl("test", "hook", sender, action)
         eq(r.returncode, 0, "smtpctl test hook exit status (%s)"
            % (r.stderr.strip() or r.stdout.strip()))
-        for rcv in receivers:
-            gw.wait_log(r"mxgate/%s\[\d+\]: %s: (malformed message|bad .*|"
-                        r"unexpected .*), closing link" % (rcv, sender), 10,
-                        since=mark)
-            if rcv != "parent":
-                # the first report has the sender killed; a second one
-                # (two receivers) names a pid that is gone by then
-                gw.wait_log(r"%s closed its link to %s after a malformed "
-                            r"or unexpected message(, restarting %s| from "
-                            r"pid %d, no longer running)"
-                            % (rcv, sender, sender, old), 10, since=mark)
+        # with several receivers, at least one: a link re-made by the
+        # previous case's restart may still be on its way to the sender
+        rcv = "(%s)" % "|".join(receivers)
+        gw.wait_log(r"mxgate/%s\[\d+\]: %s: (malformed message|bad .*|"
+                    r"unexpected .*), closing link" % (rcv, sender), 10,
+                    since=mark)
+        if receivers != ("parent",):
+            # the first report has the sender killed; a second one names
+            # a pid that is gone by then
+            gw.wait_log(r"%s closed its link to %s after a malformed or "
+                        r"unexpected message, restarting %s"
+                        % (rcv, sender, sender), 10, since=mark)
         gw.wait_status(lambda s: s[sender]["pid"] not in (0, old)
                        and s[sender]["restarts"] == restarts + 1
                        and all(s[w]["pid"] for w in WORKERS), 20,
                        "%s restarted" % sender)
         true(gw.running(), "the parent went away")
     t.case("%s %s: link closed by %s, %s restarted"
-           % (sender, action, ", ".join(receivers), sender), run)
+           % (sender, action, " or ".join(receivers), sender), run)
 
 
 def main():

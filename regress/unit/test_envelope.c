@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../queued/envelope.h"
+#include "proto.h"
 #include "test.h"
 
 static char *
@@ -46,7 +47,17 @@ make_env(struct envelope *env, const char *sender, const char *helo,
 		env->rcpt[i].state = (enum rcpt_state)(i % 4);
 		env->rcpt[i].tries = (uint32_t)i * 7;
 		env->rcpt[i].next = 1700000000 + (int64_t)i * 300;
+		env->rcpt[i].notify = (uint32_t)i % 4 == 0 ? 0 :
+		    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY;
+		env->rcpt[i].orcpt = xstrdup(i == 0 ? "rfc822;orig@example.com" :
+		    "");
 	}
+	env->body = MSG_BODY_8BITMIME;
+	env->smtputf8 = 1;
+	env->ret = DSN_RET_HDRS;
+	env->warned = 1;
+	if ((env->envid = strndup(helo, ENVELOPE_ENVID_MAX - 1)) == NULL)
+		exit(2);
 }
 
 static int
@@ -58,7 +69,10 @@ env_equal(const struct envelope *a, const struct envelope *b)
 	if (strcmp(a->id, b->id) != 0 || a->created != b->created ||
 	    a->size != b->size || strcmp(a->sender, b->sender) != 0 ||
 	    strcmp(a->helo, b->helo) != 0 ||
-	    strcmp(a->client, b->client) != 0 || a->nrcpt != b->nrcpt)
+	    strcmp(a->client, b->client) != 0 || a->nrcpt != b->nrcpt ||
+	    a->body != b->body || a->smtputf8 != b->smtputf8 ||
+	    a->ret != b->ret || a->warned != b->warned ||
+	    strcmp(a->envid, b->envid) != 0)
 		return 0;
 	for (i = 0; i < a->nrcpt; i++) {
 		ra = &a->rcpt[i];
@@ -68,7 +82,8 @@ env_equal(const struct envelope *a, const struct envelope *b)
 		    strcmp(ra->relay, rb->relay) != 0 ||
 		    strcmp(ra->reply, rb->reply) != 0 ||
 		    ra->state != rb->state || ra->tries != rb->tries ||
-		    ra->next != rb->next)
+		    ra->next != rb->next || ra->notify != rb->notify ||
+		    strcmp(ra->orcpt, rb->orcpt) != 0)
 			return 0;
 	}
 	return 1;
@@ -125,9 +140,9 @@ test_roundtrip(void)
 	t_check(buf != NULL && rv == 0 && env_equal(&env, &back),
 	    "round trip", "rv %d: %s", rv, why);
 	t_check(buf != NULL && len > 17 &&
-	    memcmp(buf, "mxgate-envelope 1\n", 18) == 0,
+	    memcmp(buf, "mxgate-envelope 2\n", 18) == 0,
 	    "versioned first line", "%.20s", buf ? buf : "(null)");
-	t_check(buf != NULL && count_lines(buf, len) == 8 + 4 + 1,
+	t_check(buf != NULL && count_lines(buf, len) == 9 + 4 + 1,
 	    "one line per item", "%zu lines", buf ? count_lines(buf, len) : 0);
 	if (rv == 0)
 		envelope_clear(&back);
@@ -166,7 +181,7 @@ test_injection(void)
 		buf = envelope_encode(&env, &len);
 		rv = buf != NULL ? envelope_decode(&back, buf, len, NULL) : -1;
 		if (buf == NULL || !clean_bytes(buf, len) ||
-		    count_lines(buf, len) != 8 + 2 + 1 || rv != 0 ||
+		    count_lines(buf, len) != 9 + 2 + 1 || rv != 0 ||
 		    !env_equal(&env, &back)) {
 			printf("# failed on value %zu\n", i);
 			ok = 0;
@@ -279,14 +294,107 @@ test_reordered(void)
 static void
 test_version(void)
 {
-	t_check(!decodes_with("mxgate-envelope 1", "mxgate-envelope 2"),
+	t_check(!decodes_with("mxgate-envelope 1", "mxgate-envelope 3"),
 	    "unknown version rejected", "accepted");
+	t_check(!decodes_with("mxgate-envelope 1", "mxgate-envelope 2"),
+	    "version 2 without its esmtp line rejected", "accepted");
+	t_check(!decodes_with("client=192.0.2.1\n", "client=192.0.2.1\n"
+	    "esmtp body=none smtputf8=0 ret=none warned=0 envid=\n"),
+	    "version 1 with an esmtp line rejected", "accepted");
 	t_check(!decodes_with("mxgate-envelope 1", "mxgate-envelope 01"),
 	    "version with leading zero rejected", "accepted");
 	t_check(!decodes_with("mxgate-envelope 1\n", ""),
 	    "missing version line rejected", "accepted");
 	t_check(!decodes_with("mxgate-envelope", "mxgate-Envelope"),
 	    "bad magic rejected", "accepted");
+}
+
+/* Version 2, with the ESMTP values. */
+static const char good2[] =
+    "mxgate-envelope 2\n"
+    "id=4F2A9C1B0E11\n"
+    "created=1700000000\n"
+    "size=1234\n"
+    "sender=a@example.org\n"
+    "helo=mail.example.org\n"
+    "client=192.0.2.1\n"
+    "esmtp body=8bitmime smtputf8=1 ret=hdrs warned=0 envid=Q%20123\n"
+    "nrcpt=2\n"
+    "rcpt state=pending tries=0 next=1700000000 notify=success,delay "
+    "to=u@example1.com orig=u@example1.com orcpt=rfc822;U@example1.com "
+    "relay=smtp:[127.0.0.1]:2525 reply=\n"
+    "rcpt state=pending tries=0 next=1700000000 notify=default "
+    "to=v@example1.com orig= orcpt= relay=smtp:[127.0.0.1]:2525 reply=\n"
+    "end\n";
+
+static int
+decodes2_with(const char *from, const char *to)
+{
+	char buf[2048];
+	const char *p;
+	struct envelope env;
+	int rv;
+
+	if ((p = strstr(good2, from)) == NULL) {
+		printf("# test bug: %s not in record\n", from);
+		return 1;
+	}
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - good2), good2, to,
+	    p + strlen(from));
+	rv = envelope_decode(&env, buf, strlen(buf), NULL);
+	if (rv == 0)
+		envelope_clear(&env);
+	return rv == 0;
+}
+
+static void
+test_version2(void)
+{
+	struct envelope env;
+	const char *why = "?";
+	int rv;
+
+	rv = envelope_decode(&env, good2, strlen(good2), &why);
+	t_check(rv == 0 && env.body == MSG_BODY_8BITMIME && env.smtputf8 == 1 &&
+	    env.ret == DSN_RET_HDRS && env.warned == 0 &&
+	    strcmp(env.envid, "Q 123") == 0 &&
+	    env.rcpt[0].notify == (DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY) &&
+	    strcmp(env.rcpt[0].orcpt, "rfc822;U@example1.com") == 0 &&
+	    env.rcpt[1].notify == 0 && env.rcpt[1].orcpt[0] == '\0',
+	    "version 2 record decodes with its ESMTP values", "rv %d: %s",
+	    rv, why);
+	if (rv == 0)
+		envelope_clear(&env);
+	rv = envelope_decode(&env, good, strlen(good), &why);
+	t_check(rv == 0 && env.body == MSG_BODY_NONE && env.ret ==
+	    DSN_RET_NONE && env.envid != NULL && env.envid[0] == '\0' &&
+	    env.rcpt[0].notify == 0 && env.rcpt[0].orcpt != NULL,
+	    "version 1 record decodes with ESMTP defaults", "rv %d: %s", rv,
+	    why);
+	if (rv == 0)
+		envelope_clear(&env);
+	t_check(decodes2_with("notify=success,delay", "notify=never") &&
+	    decodes2_with("notify=success,delay",
+	    "notify=success,failure,delay"),
+	    "notify variants accepted", "rejected");
+	t_check(!decodes2_with("notify=success,delay", "notify=delay,success"),
+	    "notify out of order rejected", "accepted");
+	t_check(!decodes2_with("notify=success,delay", "notify=success,"),
+	    "notify with a trailing comma rejected", "accepted");
+	t_check(!decodes2_with("notify=success,delay", "notify="),
+	    "empty notify rejected", "accepted");
+	t_check(!decodes2_with("notify=success,delay", "notify=Success"),
+	    "notify in capitals rejected", "accepted");
+	t_check(!decodes2_with("body=8bitmime", "body=binarymime"),
+	    "unknown body rejected", "accepted");
+	t_check(!decodes2_with("ret=hdrs", "ret=headers"),
+	    "unknown ret rejected", "accepted");
+	t_check(!decodes2_with("smtputf8=1", "smtputf8=2"),
+	    "smtputf8 not 0/1 rejected", "accepted");
+	t_check(!decodes2_with("envid=Q%20123", "envid=Q 123"),
+	    "unescaped space in envid rejected", "accepted");
+	t_check(!decodes2_with(" orcpt= ", " "),
+	    "missing orcpt rejected", "accepted");
 }
 
 static void
@@ -393,6 +501,7 @@ main(void)
 	test_truncated();
 	test_reordered();
 	test_version();
+	test_version2();
 	test_malformed();
 	test_limits();
 	return t_exit();

@@ -32,6 +32,7 @@
 #include "../fuzz/fuzz_tablefile.c"
 #include "../fuzz/fuzz_envelope.c"
 #include "../fuzz/fuzz_smtp_bdat.c"
+#include "../fuzz/fuzz_bounce.c"
 
 static const struct {
 	const char	*name;
@@ -48,6 +49,7 @@ static const struct {
 	{ "tablefile",	fuzz_tablefile },
 	{ "envelope",	fuzz_envelope },
 	{ "smtp_bdat",	fuzz_smtp_bdat },
+	{ "bounce",	fuzz_bounce },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */

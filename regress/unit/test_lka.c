@@ -455,6 +455,27 @@ t_rules(void)
 	conf_end(&c);
 }
 
+/* lka_route_local(rcpt): status want (-1: refused) and relay. */
+static void
+route(struct lka_tables *lt, const char *name, const char *rcpt, int want,
+    const char *relay)
+{
+	struct lka_result	 res;
+	int			 rv;
+
+	lka_result_init(&res);
+	rv = lka_route_local(lt, rcpt, &res);
+	if (want == -1)
+		t_check(rv == -1, name, "rv %d", rv);
+	else
+		t_check(rv == 0 && (int)res.status == want &&
+		    (want != LKA_RELAY || (res.nrcpts == 1 &&
+		    strcmp(res.rcpts[0].relay, relay) == 0)), name,
+		    "rv %d status %d n %zu relay %s", rv, (int)res.status,
+		    res.nrcpts, res.nrcpts ? res.rcpts[0].relay : "-");
+	lka_result_free(&res);
+}
+
 /* ---- through the real config parser ---- */
 
 static void
@@ -532,6 +553,17 @@ t_parsed(void)
 	expect(lt, "sample: qualified postmaster of an unrelayed origin "
 	    "still denied", out, "postmaster@example.com",
 	    "RELAY_DENIED Relay access denied");
+	route(lt, "route of a DSN: relayed domain, by its transport, not "
+	    "validated", "nobody@example2.com", LKA_RELAY,
+	    "smtp:[192.168.1.10]:25");
+	route(lt, "route of a DSN: no alias expansion", "staff@example1.com",
+	    LKA_RELAY, "smtp:[192.168.1.10]:25");
+	route(lt, "route of a DSN: other domain by the relay from rule",
+	    "x@outside.example.net", LKA_RELAY, "smtp:outside.example.net");
+	route(lt, "route of a DSN: UTF-8 address (SMTPUTF8 sender)",
+	    "j\xc3\xb6rg@example1.com", LKA_RELAY, "smtp:[192.168.1.10]:25");
+	route(lt, "route of a DSN: not an address", "not an address", -1,
+	    NULL);
 	lka_free(lt);
 	conf_free(&c);
 }

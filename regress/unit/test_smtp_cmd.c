@@ -120,7 +120,7 @@ test_mail(void)
 	mail("FROM:<a>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<postmaster>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<a@b.c\x01>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
-	mail("FROM:<\xc3\xa9@b.c>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
+	mail("FROM:<\xc3\xa9@b.c>", SMTP_CMD_EUTF8, NULL, 0, 0, NULL);
 	mail("FROM:<<a@b.c>>", SMTP_CMD_EPATH, NULL, 0, 0, NULL);
 	mail("FROM:<a@b.c> SIZE=", SMTP_CMD_EPARAMSYNTAX, NULL, 0, 0,
 	    "SIZE=");
@@ -134,8 +134,8 @@ test_mail(void)
 	mail("FROM:<a@b.c> BODY=BINARYMIME", SMTP_CMD_EPARAM, NULL, 0, 0,
 	    "BODY=BINARYMIME");
 	mail("FROM:<a@b.c> BODY", SMTP_CMD_EPARAM, NULL, 0, 0, "BODY");
-	mail("FROM:<a@b.c> SMTPUTF8", SMTP_CMD_EPARAM, NULL, 0, 0,
-	    "SMTPUTF8");
+	mail("FROM:<a@b.c> SMTPUTF8=1", SMTP_CMD_EPARAMSYNTAX, NULL, 0, 0,
+	    "SMTPUTF8=1");
 	mail("FROM:<a@b.c> AUTH=<>", SMTP_CMD_EPARAM, NULL, 0, 0, "AUTH=<>");
 	mail("FROM:<a@b.c> X-FOO=bar", SMTP_CMD_EPARAM, NULL, 0, 0,
 	    "X-FOO=bar");

@@ -1,7 +1,9 @@
 /*
  * queued/spool.c and queued/scheduler.c in a temporary directory: create,
  * write, commit, recover after a "crash", delivery results persisted,
- * removal order, batching and retry timing.
+ * removal order, batching and retry timing, the DSNs asked of queue_dsn
+ * (one per batch, kept pending when not queued, one delay warning) and
+ * the routing of recipients without a relay.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -542,6 +544,174 @@ test_expiry(void)
 	spool_close(&sp);
 }
 
+/* The DSNs the scheduler asks for. */
+struct dsns {
+	size_t		 calls[3];	/* by enum bounce_kind */
+	size_t		 n[3];		/* recipients in the last call */
+	int		 refuse;
+};
+
+static int
+fake_dsn(const struct envelope *env, enum bounce_kind kind, const size_t *idx,
+    size_t n, int64_t now, void *arg)
+{
+	struct dsns *d = arg;
+
+	if (d->refuse)
+		return -1;
+	d->calls[kind]++;
+	d->n[kind] = n;
+	return 0;
+}
+
+static void
+test_dsn_wiring(void)
+{
+	char path[256], id[QUEUE_ID_LEN + 1];
+	const char *const one[] = { "smtp:[127.0.0.1]:2525",
+	    "smtp:[127.0.0.1]:2525" };
+	struct envelope *env, back;
+	struct scheduler s;
+	struct sent out;
+	struct dsns d;
+	struct spool sp;
+	uint32_t st3[3] = { MTA_PERMFAIL, MTA_OK, MTA_PERMFAIL };
+	uint32_t tf[1] = { MTA_TEMPFAIL };
+	char *rep3[3] = { "550 5.1.1 a", "250 ok", "550 5.1.1 b" };
+	char *rep1[1] = { "451 4.2.0 later" };
+	int rv;
+
+	new_spool(&sp, "dsn", path, sizeof(path));
+	sched_init(&s, &sp);
+	sched_set_retry(&s, 300, 3600, 86400);
+	memset(&d, 0, sizeof(d));
+	sched_set_dsn(&s, 0, fake_dsn, &d);
+	make_msg(&sp, id);
+	env = new_env(id, sizeof(body) - 1, 3, one);
+	if (spool_commit(&sp, env) == -1 || spool_sync(&sp) == -1)
+		die("commit");
+	sched_add(&s, env);
+	memset(&out, 0, sizeof(out));
+	sched_dispatch(&s, NOW, fake_send, &out);
+	rv = sched_result(&s, out.id[0], 3, st3, rep3, NOW);
+	t_check(rv == 0 && d.calls[BOUNCE_FAILURE] == 1 &&
+	    d.n[BOUNCE_FAILURE] == 2 && d.calls[BOUNCE_SUCCESS] == 1 &&
+	    d.n[BOUNCE_SUCCESS] == 1 && s.nmsgs == 0,
+	    "one failure DSN for the two failures of a batch, success asked "
+	    "for the relayed one", "failure %zu/%zu success %zu",
+	    d.calls[BOUNCE_FAILURE], d.n[BOUNCE_FAILURE],
+	    d.calls[BOUNCE_SUCCESS]);
+
+	/* the DSN cannot be queued: the failures stay pending */
+	make_msg(&sp, id);
+	env = new_env(id, sizeof(body) - 1, 3, one);
+	if (spool_commit(&sp, env) == -1 || spool_sync(&sp) == -1)
+		die("commit");
+	sched_add(&s, env);
+	memset(&out, 0, sizeof(out));
+	sched_dispatch(&s, NOW, fake_send, &out);
+	d.refuse = 1;
+	rv = sched_result(&s, out.id[0], 3, st3, rep3, NOW);
+	t_check(rv == 0 && load_env(path, id, &back) == 0 &&
+	    back.rcpt[0].state == RCPT_PENDING && back.rcpt[0].next > NOW &&
+	    back.rcpt[2].state == RCPT_PENDING &&
+	    back.rcpt[1].state == RCPT_SENT,
+	    "DSN not queued: failed recipients kept pending, on disk too",
+	    "rv %d", rv);
+	envelope_clear(&back);
+	sched_clear(&s);
+
+	/* delay warning: once per message, persisted */
+	d.refuse = 0;
+	memset(&d, 0, sizeof(d));
+	sched_init(&s, &sp);
+	sched_set_retry(&s, 1, 1, 86400);
+	sched_set_dsn(&s, 100, fake_dsn, &d);
+	env = make_committed(&sp, 1);
+	env->created = NOW - 50;
+	xsnprintf(id, sizeof(id), "%s", env->id);
+	sched_add(&s, env);
+	memset(&out, 0, sizeof(out));
+	sched_dispatch(&s, NOW, fake_send, &out);
+	sched_result(&s, out.id[0], 1, tf, rep1, NOW);
+	t_check(d.calls[BOUNCE_DELAY] == 0 && !env->warned,
+	    "no delay DSN before delay-warning", "%zu", d.calls[BOUNCE_DELAY]);
+	sched_dispatch(&s, NOW + 60, fake_send, &out);
+	sched_result(&s, out.id[1], 1, tf, rep1, NOW + 60);
+	t_check(d.calls[BOUNCE_DELAY] == 1 && d.n[BOUNCE_DELAY] == 1 &&
+	    load_env(path, id, &back) == 0 && back.warned == 1,
+	    "delay DSN after delay-warning, warned persisted", "%zu",
+	    d.calls[BOUNCE_DELAY]);
+	envelope_clear(&back);
+	sched_dispatch(&s, NOW + 70, fake_send, &out);
+	sched_result(&s, out.id[2], 1, tf, rep1, NOW + 70);
+	t_check(d.calls[BOUNCE_DELAY] == 1, "only one delay DSN per message",
+	    "%zu", d.calls[BOUNCE_DELAY]);
+	sched_clear(&s);
+	spool_close(&sp);
+}
+
+/* Route requests seen by the scheduler's caller. */
+static int
+fake_ask(const struct envelope *env, size_t idx, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static void
+test_route(void)
+{
+	char path[256], id[QUEUE_ID_LEN + 1];
+	const char *const none[] = { "", "" };
+	struct envelope *env, back;
+	struct scheduler s;
+	struct sent out;
+	struct spool sp;
+	size_t asked = 0;
+
+	new_spool(&sp, "route", path, sizeof(path));
+	sched_init(&s, &sp);
+	sched_set_retry(&s, 300, 3600, 86400);
+	make_msg(&sp, id);
+	env = new_env(id, sizeof(body) - 1, 1, none);
+	if (spool_commit(&sp, env) == -1 || spool_sync(&sp) == -1)
+		die("commit");
+	sched_add(&s, env);
+	memset(&out, 0, sizeof(out));
+	sched_dispatch(&s, NOW, fake_send, &out);
+	t_check(out.count == 0, "a recipient without relay is not sent",
+	    "%zu", out.count);
+	sched_route_due(&s, NOW, fake_ask, &asked);
+	sched_route_due(&s, NOW, fake_ask, &asked);
+	t_check(asked == 1 && env->rcpt[0].inflight,
+	    "its route asked once", "%zu", asked);
+	t_check(sched_route_result(&s, id, 1, "smtp:x", NULL, NOW) == -1 &&
+	    sched_route_result(&s, "000000000000", 0, "smtp:x", NULL, NOW) ==
+	    -1, "a result for no request refused", "accepted");
+	sched_route_result(&s, id, 0, NULL, "no transport", NOW);
+	t_check(env->rcpt[0].state == RCPT_PENDING && !env->rcpt[0].inflight &&
+	    env->rcpt[0].tries == 1 && env->rcpt[0].next == NOW + 300 &&
+	    load_env(path, id, &back) == 0 && back.rcpt[0].tries == 1,
+	    "no route: kept for retry, persisted", "tries %u",
+	    env->rcpt[0].tries);
+	envelope_clear(&back);
+	sched_route_due(&s, NOW + 300, fake_ask, &asked);
+	sched_route_reset(&s);
+	t_check(asked == 2 && !env->rcpt[0].inflight,
+	    "lookupd lost: route asked again later", "%zu", asked);
+	sched_route_due(&s, NOW + 300, fake_ask, &asked);
+	sched_route_result(&s, id, 0, "smtp:[127.0.0.1]:25", NULL, NOW + 301);
+	t_check(load_env(path, id, &back) == 0 &&
+	    strcmp(back.rcpt[0].relay, "smtp:[127.0.0.1]:25") == 0,
+	    "routed: relay persisted", "relay %s", env->rcpt[0].relay);
+	envelope_clear(&back);
+	sched_dispatch(&s, NOW + 301, fake_send, &out);
+	t_check(out.count == 1, "routed recipient sent", "%zu", out.count);
+	sched_clear(&s);
+	spool_close(&sp);
+}
+
 static void
 test_limits(void)
 {
@@ -694,6 +864,8 @@ main(void)
 	test_removal_order();
 	test_delivery();
 	test_expiry();
+	test_dsn_wiring();
+	test_route();
 	test_limits();
 	test_retry_delay();
 	test_broken();
