@@ -23,6 +23,7 @@ LIBS_BASE	 = -levent -lbsd -lseccomp
 LIBS_TLS	 = -ltls
 LIBS_LDAP	 = -lldap -llber
 LIBS_CDB	 = -lcdb
+LIBS_CRYPT	 = -lcrypt
 
 COMMON_SRCS	 = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
 COMMON_OBJS	 = $(COMMON_SRCS:.c=.o)
@@ -76,7 +77,8 @@ smtpd/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a
 smtpd/mxgate-smtpd: smtpd/smtp.o smtpd/libsmtpd.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 lookupd/mxgate-lookupd: lookupd/lookupd.o lookupd/liblookupd.a common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_CRYPT) \
+	    $(LIBS_BASE)
 queued/mxgate-queued: queued/queued.o queued/libqueued.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_BASE)
 mtad/mxgate-mtad: mtad/mtad.o mtad/libmtad.a common/libcommon.a
@@ -86,7 +88,7 @@ smtpctl/smtpctl: smtpctl/smtpctl.o smtpctl/libsmtpctl.a common/libcommon.a
 
 regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS_PROC) common/libcommon.a \
-	    $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
+	    $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_CRYPT) $(LIBS_BASE)
 
 unit: $(UNIT_PROGS)
 
@@ -98,8 +100,11 @@ TB_CFLAGS	 = $(ALL_CFLAGS) -DMXGATE_TEST_HOOKS
 TB_PROGS	 = $(addprefix $(TB)/,$(PROGS))
 TB_COMMON	 = $(TB)/common/libcommon.a
 TB_PARENT	 = $(addprefix $(TB)/,$(PARENT_SRCS:.c=.o))
-# every library for every program: the release link lines may change
-TB_LIBS		 = $(LIBS_TLS) $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
+# every library for every program (each LIBS_* variable but the
+# archives, LIBS_BASE last), so a library a release link line gains is
+# never missing here
+TB_LIBS		 = $(foreach v,$(sort $(filter-out LIBS_PROC LIBS_BASE,\
+		   $(filter LIBS_%,$(.VARIABLES)))),$($(v))) $(LIBS_BASE)
 tb_prog		 = $(TB)/$(1)/$(2).o $(TB)/$(1)/lib$(1).a $(TB_COMMON)
 
 $(TB)/%.o: %.c

@@ -37,6 +37,7 @@
 #define CONF_DEF_SMTP_LINE	2048	/* room for SIZE, DSN and AUTH= */
 #define CONF_DEF_SMTP_DATA_TIMEOUT 300
 #define CONF_DEF_SMTP_HOPS	100	/* RFC 5321 6.3: at least 100 */
+#define CONF_DEF_SMTP_AUTH_FAILURES 3
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -94,6 +95,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_data_timeout = CONF_DEF_SMTP_DATA_TIMEOUT;
 	conf->smtp_max_hops = CONF_DEF_SMTP_HOPS;
 	conf->smtp_processes = 1;
+	conf->smtp_max_auth_failures = CONF_DEF_SMTP_AUTH_FAILURES;
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -254,6 +256,8 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->smtp_max_hops);
 	fprintf(fp, "smtp processes %lu\n",
 	    (unsigned long)conf->smtp_processes);
+	fprintf(fp, "smtp max-auth-failures %lu\n",
+	    (unsigned long)conf->smtp_max_auth_failures);
 }
 
 static void
@@ -288,8 +292,11 @@ conf_print_rule(FILE *fp, const struct rule_conf *r)
 {
 	size_t	 i;
 
-	fprintf(fp, "relay %s <%s>", r->kind == RULE_RELAY_FOR ? "for" :
-	    "from", r->match);
+	if (r->kind == RULE_RELAY_AUTH)
+		fputs("relay from authenticated", fp);
+	else
+		fprintf(fp, "relay %s <%s>", r->kind == RULE_RELAY_FOR ?
+		    "for" : "from", r->match);
 	if (r->nrecipients > 0) {
 		fputs(" recipients", fp);
 		for (i = 0; i < r->nrecipients && i < CONF_RULE_TABLES; i++)
@@ -332,6 +339,8 @@ conf_print_listen(FILE *fp, const struct listen_conf *l)
 		fprintf(fp, " smtps pki %s", l->pki);
 	if (l->require_tls)
 		fputs(" require-tls", fp);
+	if (l->auth_table[0] != '\0')
+		fprintf(fp, " auth <%s>", l->auth_table);
 	fputc('\n', fp);
 }
 

@@ -25,6 +25,7 @@
 /* smtp max-sessions, max-sessions-per-client; smtp timeout (seconds) */
 #define CONF_SMTP_SESSIONS_MAX	1000000
 #define CONF_SMTP_TIMEOUT_MAX	86400
+#define CONF_SMTP_AUTH_FAILURES_MAX 1000	/* smtp max-auth-failures */
 
 /* smtp max-line-length (bytes with CR LF), smtp max-hops */
 #define CONF_SMTP_LINE_MIN	512	/* RFC 5321 4.5.3.1.4 */
@@ -78,12 +79,17 @@ struct listen_conf {
 	enum listen_tls		 tls;
 	char			 pki[CONF_STR_MAX];	/* "" unless tls/smtps */
 	int			 require_tls;		/* tls only: MAIL needs it */
+	/* listen ... auth <table>: SMTP AUTH against that credentials table
+	 * (username crypt(3)-hash), offered once TLS is active; "" none */
+	char			 auth_table[CONF_NAME_MAX];
 };
 
 enum rule_kind {
 	RULE_RELAY_FOR,		/* relay for <domains> [recipients <t>...]
 				 *   [aliases <t>] [via <t> | via "smtp:..."] */
-	RULE_RELAY_FROM		/* relay from <networks> [via <t> | via "..."] */
+	RULE_RELAY_FROM,	/* relay from <networks> [via <t> | via "..."] */
+	RULE_RELAY_AUTH		/* relay from authenticated [via ...]: clients
+				 * that passed SMTP AUTH; match is "" */
 };
 
 struct rule_conf {
@@ -129,6 +135,7 @@ struct mxgate_conf {
 	uint32_t	smtp_data_timeout;	/* seconds, default 300 */
 	uint32_t	smtp_max_hops;		/* Received: fields, default 100 */
 	uint32_t	smtp_processes;		/* smtpd workers, default 1 */
+	uint32_t	smtp_max_auth_failures;	/* per session, then 421; def. 3 */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

@@ -119,6 +119,8 @@ struct listen_opts {			/* listen on ... [options] */
 	int		 has_tls;
 	char		*pki;		/* NULL: none */
 	int		 require_tls;
+	int		 has_auth;	/* auth <table>: SMTP AUTH */
+	YYSTYPE		 auth;
 };
 
 struct pkiref {				/* pki NAME used by a listener */
@@ -147,6 +149,7 @@ static struct {
 	struct pfile		*tablefile;
 	int			 tableline;
 	struct rule_conf	*rule;		/* being defined */
+	struct listen_conf	*listen;	/* added last, NULL if refused */
 	int			 ruleopts;
 	int			 errors;
 	int			 giveup;	/* too many errors */
@@ -199,6 +202,8 @@ static void	 table_value(YYSTYPE *, const char *);
 static void	 listen_add(YYSTYPE *, const char *, int);
 static void	 listen_tls(YYSTYPE *, struct listen_conf *);
 static void	 check_pki_refs(void);
+static void	 listen_auth(void);
+static void	 listen_opt_auth(YYSTYPE *, YYSTYPE *);
 static void	 rule_begin(YYSTYPE *, enum rule_kind, YYSTYPE *);
 static int	 rule_opt(YYSTYPE *, int, const char *);
 static void	 rule_recipient(YYSTYPE *);
@@ -218,6 +223,7 @@ static void	 listen_opt_require(YYSTYPE *);
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
 %token	CERT KEY PKI REQUIRETLS SMTPS TLS
 %token	MAXLINELEN DATATIMEOUT MAXHOPS PROCESSES
+%token	AUTH AUTHENTICATED MAXAUTHFAILURES
 %token	ERROR STRING
 
 %%
@@ -327,9 +333,15 @@ main		: HOSTNAME string {
 			set_smtp_count(&$1, &ps.conf->smtp_processes,
 			    $3.v.string, CONF_SMTP_PROCS_MAX, "processes");
 		}
+		| SMTP MAXAUTHFAILURES string {
+			set_smtp_count(&$1, &ps.conf->smtp_max_auth_failures,
+			    $3.v.string, CONF_SMTP_AUTH_FAILURES_MAX,
+			    "max-auth-failures");
+		}
 		| tablehead tablesrc
 		| LISTEN ON string portopt listenopts {
 			listen_add(&$1, $3.v.string, (int)$4.v.number);
+			listen_auth();
 		}
 		| PKI string CERT string KEY string {
 			pki_add(&$1, $2.v.string, $4.v.string, $6.v.string);
@@ -358,6 +370,7 @@ listenopt	: TLS			{ listen_opt_tls(&$1, LISTEN_STARTTLS); }
 		| SMTPS			{ listen_opt_tls(&$1, LISTEN_SMTPS); }
 		| PKI string		{ listen_opt_pki(&$1, $2.v.string); }
 		| REQUIRETLS		{ listen_opt_require(&$1); }
+		| AUTH tableref		{ listen_opt_auth(&$1, &$2); }
 		;
 
 tablehead	: TABLE string		{ table_begin(&$1, $2.v.string); }
@@ -378,6 +391,9 @@ tablelist	: string		{ table_value(&$1, $1.v.string); }
 
 relayhead	: RELAY FOR tableref	{ rule_begin(&$1, RULE_RELAY_FOR, &$3); }
 		| RELAY FROM tableref	{ rule_begin(&$1, RULE_RELAY_FROM, &$3); }
+		| RELAY FROM AUTHENTICATED {
+			rule_begin(&$1, RULE_RELAY_AUTH, NULL);
+		}
 		;
 
 tableref	: '<' string '>'	{ $$ = $2; }
@@ -414,6 +430,8 @@ reflist		: tableref		{ rule_recipient(&$1); }
 /* Keywords are plain words where a value is expected ("table aliases"). */
 string		: STRING
 		| ALIASES
+		| AUTH
+		| AUTHENTICATED
 		| BARELF
 		| CERT
 		| CHROOTDIR
@@ -427,6 +445,7 @@ string		: STRING
 		| LIFETIME
 		| DELAYWARNING
 		| LISTEN
+		| MAXAUTHFAILURES
 		| MAXERRORS
 		| MAXMSGSIZE
 		| MAXRCPT
@@ -783,6 +802,8 @@ static const struct {
 	int		 token;
 } keywords[] = {
 	{ "aliases",		ALIASES },
+	{ "auth",		AUTH },
+	{ "authenticated",	AUTHENTICATED },
 	{ "bare-lf",		BARELF },
 	{ "cert",		CERT },
 	{ "chroot-dir",		CHROOTDIR },
@@ -797,6 +818,7 @@ static const struct {
 	{ "key",		KEY },
 	{ "lifetime",		LIFETIME },
 	{ "listen",		LISTEN },
+	{ "max-auth-failures",	MAXAUTHFAILURES },
 	{ "max-errors",		MAXERRORS },
 	{ "max-hops",		MAXHOPS },
 	{ "max-line-length",	MAXLINELEN },
@@ -1561,6 +1583,8 @@ check_networks(struct table_conf *t)
  * Listeners and rules.
  */
 
+static void	 table_ref(YYSTYPE *, char *, int);
+
 static void
 listen_add(YYSTYPE *kw, const char *addr, int port)
 {
@@ -1569,6 +1593,7 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	char			 canon[INET6_ADDRSTRLEN];
 	int			 af = AF_INET;
 
+	ps.listen = NULL;
 	if (inet_pton(af, addr, buf) != 1 &&
 	    inet_pton((af = AF_INET6), addr, buf) != 1) {
 		perr(kw->file, kw->lineno, "listen on \"%s\": numeric IPv4 or "
@@ -1594,6 +1619,35 @@ listen_add(YYSTYPE *kw, const char *addr, int port)
 	l->port = port;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
 	listen_tls(kw, l);
+	ps.listen = l;
+}
+
+/* `auth <table>' of the listener just added: only with TLS. */
+static void
+listen_auth(void)
+{
+	struct listen_conf	*l = ps.listen;
+	YYSTYPE			*ref = &ps.lopt.auth;
+
+	ps.listen = NULL;
+	if (!ps.lopt.has_auth || l == NULL)
+		return;
+	if (l->tls == LISTEN_PLAIN) {
+		perr(ref->file, ref->lineno, "listen on %s port %u: auth needs "
+		    "tls or smtps (AUTH is offered only under TLS)", l->addr,
+		    l->port);
+		return;
+	}
+	table_ref(ref, l->auth_table, 0);
+}
+
+static void
+listen_opt_auth(YYSTYPE *kw, YYSTYPE *ref)
+{
+	if (ps.lopt.has_auth)
+		perr(kw->file, kw->lineno, "listen: auth given twice");
+	ps.lopt.has_auth = 1;
+	ps.lopt.auth = *ref;
 }
 
 /*
@@ -1758,7 +1812,8 @@ rule_begin(YYSTYPE *kw, enum rule_kind kind, YYSTYPE *match)
 	r->kind = kind;
 	TAILQ_INSERT_TAIL(&ps.conf->rules, r, entry);
 	ps.rule = r;
-	table_ref(match, r->match, kind == RULE_RELAY_FROM);
+	if (match != NULL)
+		table_ref(match, r->match, kind == RULE_RELAY_FROM);
 }
 
 /* Check that option `opt' may be given; 0 (reported) if not. */
@@ -1772,7 +1827,7 @@ rule_opt(YYSTYPE *kw, int opt, const char *name)
 		return 0;
 	}
 	ps.ruleopts |= opt;
-	if (ps.rule->kind == RULE_RELAY_FROM && opt != OPT_VIA) {
+	if (ps.rule->kind != RULE_RELAY_FOR && opt != OPT_VIA) {
 		perr(kw->file, kw->lineno, "%s not allowed in relay from",
 		    name);
 		return 0;

@@ -32,6 +32,13 @@ enum lka_status {
 	LKA_REJECT		/* 550 with the text given (error: transport) */
 };
 
+/* Result of a password check, IMSG_LKA_AUTH_RESULT. */
+enum lka_auth_status {
+	LKA_AUTH_OK,		/* 235 2.7.0 */
+	LKA_AUTH_FAILED,	/* 535 5.7.8: unknown user or wrong password */
+	LKA_AUTH_TEMPFAIL	/* 454 4.7.0: table cannot answer, our fault */
+};
+
 /* Per-recipient delivery result, IMSG_MTA_RESULT. */
 enum mta_status {
 	MTA_OK,			/* remote 2xx: delivered */
@@ -87,9 +94,13 @@ enum imsg_type {
 				 * (PEM), str private key (PEM) */
 
 	/* smtpd <-> lookupd */
-	IMSG_LKA_RCPT,		/* u64 reqid, str client addr, str sender, str rcpt */
+	IMSG_LKA_RCPT,		/* u64 reqid, str client addr, str sender, str rcpt,
+				 * str auth user ("": not authenticated) */
 	IMSG_LKA_RCPT_RESULT,	/* u64 reqid, u32 lka_status, str text,
 				 * u32 n, n x (str final rcpt, str relay) */
+	IMSG_LKA_AUTH,		/* u64 reqid, str credentials table (a listener's
+				 * auth <table>), str username, str password */
+	IMSG_LKA_AUTH_RESULT,	/* u64 reqid, u32 lka_auth_status */
 
 	/* smtpd <-> queued */
 	IMSG_QUEUE_CREATE,	/* u64 reqid */

@@ -20,6 +20,8 @@
 #define PROMISE_CPATH	0x0040	/* create, rename, unlink, mkdir */
 #define PROMISE_DNS	0x0080	/* udp sockets for resolving */
 #define PROMISE_UNIX	0x0100	/* AF_UNIX sockets (syslog) */
+#define PROMISE_CONNECT	0x0200	/* TCP client: inet/inet6 SOCK_STREAM
+				 * sockets and connect (lookupd's LDAP) */
 
 #define STATUS_FD	4	/* worker -> parent: seccomp violation report */
 #define PARENT_FD	3	/* worker's imsg link to the parent */

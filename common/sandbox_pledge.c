@@ -28,6 +28,7 @@ static const struct {
 	{ PROMISE_CPATH, "cpath" },
 	{ PROMISE_DNS, "dns" },
 	{ PROMISE_UNIX, "unix" },
+	{ PROMISE_CONNECT, "inet" },
 };
 
 void

@@ -84,6 +84,18 @@ allow_socket(scmp_filter_ctx ctx, int family)
 	allow(ctx, "socket", 1, &cmp);
 }
 
+/* socket(family, SOCK_STREAM[|flags], ...) only: no UDP, no raw. */
+static void
+allow_stream_socket(scmp_filter_ctx ctx, int family)
+{
+	struct scmp_arg_cmp cmp[2] = {
+		SCMP_A0(SCMP_CMP_EQ, family, 0),
+		SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM),
+	};
+
+	allow(ctx, "socket", 2, cmp);
+}
+
 /* open(2)/openat(2) by access mode: the flags argument is masked. */
 static void
 allow_open(scmp_filter_ctx ctx, unsigned promises)
@@ -139,6 +151,11 @@ allow_promised(scmp_filter_ctx ctx, unsigned promises)
 		allow_socket(ctx, AF_UNIX);
 	if (promises & (PROMISE_INET | PROMISE_DNS | PROMISE_UNIX))
 		allow_list(ctx, calls_inet);
+	if (promises & PROMISE_CONNECT) {
+		allow_stream_socket(ctx, AF_INET);
+		allow_stream_socket(ctx, AF_INET6);
+		allow(ctx, "connect", 0, NULL);
+	}
 }
 
 void

@@ -22,6 +22,11 @@
  *    rule (first match): LKA_RELAY to the recipient as it is (no alias
  *    expansion: its domain is not one we relay for), relay by that
  *    rule's via (see 6).
+ *    A `relay from authenticated` rule matches instead when the client
+ *    passed SMTP AUTH (the user is in the request); the `relay from'
+ *    rules of both kinds are tried in the order given.  So relayed
+ *    domains are decided by 2 even for authenticated clients: unknown
+ *    users there are still refused.
  * 4. Else, for a bare <postmaster> (which RFC 5321 4.5.1 says must
  *    always be accepted) whose origin domain is not relayed: the first
  *    `relay for` rule takes it as in 2, except that an address its
@@ -80,6 +85,8 @@ struct lka_rule {
 struct lka_tables {
 	struct table		**tables;
 	size_t			  ntables;
+	struct table		**auth;		/* credentials of listeners */
+	size_t			  nauth;
 	struct lka_rule		 *rules;
 	size_t			  nrules;
 	char			  origin[CONF_STR_MAX];
@@ -361,6 +368,24 @@ int
 lka_decide(struct lka_tables *lt, const char *client, const char *sender,
     const char *rcpt, struct lka_result *out)
 {
+	return lka_decide_auth(lt, client, sender, rcpt, "", out);
+}
+
+/* Rule 3 for one rule: 1 the client may relay, 0 not, -1 table failed. */
+static int
+lka_from_rule(struct lka_rule *rule, const char *client,
+    const struct netaddr *ca, const char *authuser)
+{
+	if (rule->kind == RULE_RELAY_AUTH)
+		return authuser[0] != '\0';
+	return lka_from_match(rule, client, ca);
+}
+
+int
+lka_decide_auth(struct lka_tables *lt, const char *client,
+    const char *sender, const char *rcpt, const char *authuser,
+    struct lka_result *out)
+{
 	struct netaddr	 ca;
 	struct lka_rule	*rule;
 	char		 addr[LKA_ADDR_MAX];
@@ -390,9 +415,9 @@ lka_decide(struct lka_tables *lt, const char *client, const char *sender,
 	}
 	for (i = 0; i < lt->nrules; i++) {
 		rule = &lt->rules[i];
-		if (rule->kind != RULE_RELAY_FROM)
+		if (rule->kind == RULE_RELAY_FOR)
 			continue;
-		if ((m = lka_from_match(rule, client, &ca)) == -1)
+		if ((m = lka_from_rule(rule, client, &ca, authuser)) == -1)
 			return 0;
 		if (m == 1) {
 			if (lka_result_add(out, addr) == 0)
@@ -524,7 +549,8 @@ lka_load_rule(struct lka_tables *lt, const struct rule_conf *rc,
 	size_t		 i;
 
 	rule->kind = rc->kind;
-	if ((rule->match = lka_table(lt, name = rc->match)) == NULL)
+	if (rc->kind != RULE_RELAY_AUTH &&
+	    (rule->match = lka_table(lt, name = rc->match)) == NULL)
 		goto unknown;
 	for (i = 0; i < rc->nrecipients && i < CONF_RULE_TABLES; i++)
 		if ((rule->recipients[i] = lka_table(lt,
@@ -582,6 +608,52 @@ lka_load_tables(struct lka_tables *lt, const struct mxgate_conf *conf,
 	return 0;
 }
 
+/* The credentials tables of `listen ... auth <table>', checked. */
+static int
+lka_load_auth(struct lka_tables *lt, const struct mxgate_conf *conf,
+    char *err, size_t errsz)
+{
+	const struct listen_conf	*l;
+	struct table			*t;
+	size_t				 n = 0, i;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		n++;
+	if ((lt->auth = calloc(n ? n : 1, sizeof(*lt->auth))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (l->auth_table[0] == '\0')
+			continue;
+		if ((t = lka_table(lt, l->auth_table)) == NULL) {
+			snprintf(err, errsz, "listen on %s port %u: unknown "
+			    "table <%s>", l->addr, l->port, l->auth_table);
+			return -1;
+		}
+		for (i = 0; i < lt->nauth; i++)
+			if (lt->auth[i] == t)
+				break;
+		if (i < lt->nauth)
+			continue;
+		if (lka_auth_check_table(t, err, errsz) == -1)
+			return -1;
+		lt->auth[lt->nauth++] = t;
+	}
+	return 0;
+}
+
+struct table *
+lka_auth_table(struct lka_tables *lt, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < lt->nauth; i++)
+		if (strcmp(lt->auth[i]->name, name) == 0)
+			return lt->auth[i];
+	return NULL;
+}
+
 /* Once everything is in: one line per table. */
 static void
 lka_log_tables(const struct lka_tables *lt)
@@ -635,6 +707,8 @@ lka_load(const struct mxgate_conf *conf, char *err, size_t errsz)
 		    lt->nrules, err, errsz) == -1)
 			goto fail;
 	}
+	if (lka_load_auth(lt, conf, err, errsz) == -1)
+		goto fail;
 	lka_log_tables(lt);
 	return lt;
 fail:
@@ -655,6 +729,7 @@ lka_free(struct lka_tables *lt)
 		table_close(lt->tables[i]);
 	free(lt->rules);
 	free(lt->tables);
+	free(lt->auth);
 	free(lt);
 }
 

@@ -57,6 +57,25 @@ void		 lka_result_free(struct lka_result *);
  */
 int		 lka_decide(struct lka_tables *, const char *client,
 		    const char *sender, const char *rcpt, struct lka_result *);
+/* The same for a client that passed SMTP AUTH as authuser ("" if not):
+ * `relay from authenticated' rules match it. */
+int		 lka_decide_auth(struct lka_tables *, const char *client,
+		    const char *sender, const char *rcpt, const char *authuser,
+		    struct lka_result *);
+
+/*
+ * SMTP AUTH (lka_auth.c).  The table must be the `auth <table>' of a
+ * listener; anything else is TEMPFAIL (smtpd asked for a table it was
+ * not given).  done() is called exactly once, maybe before
+ * lka_auth_start() returns (file, cdb and inline tables are answered at
+ * once; a directory bind would answer later).
+ */
+typedef void	 (*lka_auth_done)(void *arg, enum lka_auth_status);
+void		 lka_auth_start(struct lka_tables *, const char *table,
+		    const char *user, const char *password, lka_auth_done,
+		    void *arg);
+#define LKA_AUTH_USER_MAX	256	/* with NUL */
+#define LKA_AUTH_PASS_MAX	256	/* with NUL */
 
 /*
  * The relay of a message mxgate makes itself (a DSN) to rcpt: rule 7 at
@@ -73,6 +92,11 @@ int		 lka_route_local(struct lka_tables *, const char *rcpt,
 int		 lka_result_add(struct lka_result *, const char *addr);
 void		 lka_result_set(struct lka_result *, enum lka_status,
 		    const char *text);
+
+/* The credentials table NAME of a listener, or NULL. */
+struct table	*lka_auth_table(struct lka_tables *, const char *name);
+/* Load-time check of every entry of a listable credentials table. */
+int		 lka_auth_check_table(struct table *, char *err, size_t errsz);
 
 /* lka_alias.c */
 enum table_res	 lka_alias_lookup(struct table *, const char *origin,

@@ -6,9 +6,7 @@
  * - a table is opened completely or not at all (table_open() returns NULL
  *   and the caller keeps whatever it had before);
  * - a backend that cannot answer says TABLE_FAIL, which the decision turns
- *   into a temporary failure: a fault of ours never becomes a 5xx.  The
- *   ldap backend is not written yet; its tables load (with a warning) and
- *   every lookup through them fails that way.
+ *   into a temporary failure: a fault of ours never becomes a 5xx.
  */
 #include <sys/stat.h>
 
@@ -24,54 +22,6 @@
 #include "tablefile.h"
 
 #define TABLE_KEY_MAX	(TABLEFILE_LINE_MAX + 1)
-
-/* ---- backend not written yet: ldap ---- */
-
-static const char *
-table_kind(enum table_type type)
-{
-	switch (type) {
-	case TABLE_INLINE:
-		return "inline";
-	case TABLE_FILE:
-		return "file";
-	case TABLE_CDB:
-		return "cdb";
-	case TABLE_LDAP:
-		return "ldap";
-	}
-	return "unknown";
-}
-
-static int
-table_unsupported_open(struct table *t, const struct table_conf *tc,
-    char *err, size_t errsz)
-{
-	log_warnx("table %s: %s tables are not supported yet, lookups will "
-	    "fail temporarily", t->name, table_kind(t->type));
-	return 0;
-}
-
-static enum table_res
-table_unsupported_lookup(struct table *t, const char *key, const char **valp)
-{
-	log_warnx("table %s: %s tables are not supported yet", t->name,
-	    table_kind(t->type));
-	return TABLE_FAIL;
-}
-
-static void
-table_unsupported_close(struct table *t)
-{
-}
-
-static const struct table_backend table_unsupported_backend = {
-	.name = "unsupported",
-	.open = table_unsupported_open,
-	.lookup = table_unsupported_lookup,
-	.foreach = NULL,
-	.close = table_unsupported_close,
-};
 
 /* ---- the interface ---- */
 
@@ -101,8 +51,8 @@ table_open(const struct table_conf *tc, char *err, size_t errsz)
 	case TABLE_CDB:
 		t->backend = &table_cdb_backend;
 		break;
-	default:
-		t->backend = &table_unsupported_backend;
+	case TABLE_LDAP:
+		t->backend = &table_ldap_backend;
 		break;
 	}
 	if (t->backend->open(t, tc, err, errsz) == -1) {

@@ -1,7 +1,7 @@
 /*
  * Tables: every `table NAME type:...` of the config behind one interface,
- * one file per backend (table_file.c, table_inline.c, table_cdb.c; ldap
- * is declared but answers TABLE_FAIL until its issue lands).
+ * one file per backend (table_file.c, table_inline.c, table_cdb.c,
+ * table_ldap.c).
  *
  * Keys are compared case-insensitively: backends store them lowercased
  * and table_lookup() lowercases the key it is given.  A lookup has three
@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "config.h"
 
@@ -57,6 +59,43 @@ struct table {
 extern const struct table_backend table_file_backend;
 extern const struct table_backend table_inline_backend;
 extern const struct table_backend table_cdb_backend;
+extern const struct table_backend table_ldap_backend;
+
+/*
+ * Asynchronous lookups (ldap tables).  lookupd marks the decision it is
+ * about to run with table_waiter_set(w) (pending 0), and clears it after.
+ * A backend that must ask a server first starts (or joins) the query,
+ * attaches the current waiter (pending++) and answers TABLE_FAIL, which
+ * ends the decision.  If pending > 0 afterwards, the answer is not a
+ * failure: lookupd keeps the request, and when each query it waits on
+ * has ended (answer cached) the backend calls wake(w) once pending is 0;
+ * lookupd then runs the decision again from the start.  With no waiter
+ * set (tests, tools), the query still starts and the lookup fails.
+ */
+struct table_waiter {
+	size_t	 pending;
+	void	(*wake)(struct table_waiter *);
+};
+
+void		 table_waiter_set(struct table_waiter *);
+struct table_waiter *table_waiter_current(void);
+
+/* ldap tables: the loop their connections run on (before the first
+ * table_open of an ldap table); after table_ldap_lock() (called before
+ * the sandbox) a config naming a new ldap file is refused. */
+void		 table_ldap_init(struct event_base *);
+void		 table_ldap_lock(void);
+int		 table_ldap_count(void);	/* directories open */
+
+/* What an ldap table holds now, for statistics (smtpctl show tables). */
+struct table_ldap_stats {
+	size_t		 cached;	/* cache entries, all kinds */
+	size_t		 inflight;	/* keys being asked */
+	const char	*server;	/* URL in use or tried last */
+};
+/* 0, or -1 if t is not an ldap table. */
+int		 table_ldap_stats(const struct table *,
+		    struct table_ldap_stats *);
 
 /* Loads a table; NULL with err set ("file:line: why") on failure. */
 struct table	*table_open(const struct table_conf *, char *err, size_t errsz);

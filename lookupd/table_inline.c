@@ -1,7 +1,9 @@
 /*
  * Inline tables, `table NAME { a, b, c }`: each value of the list is a
  * key with the value "".  Keys are lowercased like a file table's; a
- * repeated entry is harmless and kept once.
+ * repeated entry is harmless and kept once.  A value with white space in
+ * it, `"key value"', is that key with that value (kept as it is), for
+ * tables that need values such as credentials (`"alice \$6\$..."').
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@ table_inline_open(struct table *t, const struct table_conf *tc, char *err,
     size_t errsz)
 {
 	struct table_map	*map;
-	char			*key;
+	char			*key, *value;
 	size_t			 i, j;
 
 	if ((map = table_map_new()) == NULL)
@@ -21,10 +23,15 @@ table_inline_open(struct table *t, const struct table_conf *tc, char *err,
 	for (i = 0; i < tc->nvalues; i++) {
 		if ((key = strdup(tc->values[i])) == NULL)
 			goto nomem;
+		value = key + strcspn(key, " \t");
+		if (*value != '\0') {
+			*value++ = '\0';
+			value += strspn(value, " \t");
+		}
 		for (j = 0; key[j] != '\0'; j++)
 			if (key[j] >= 'A' && key[j] <= 'Z')
 				key[j] = key[j] - 'A' + 'a';
-		if (table_map_add(map, key, "", 0, NULL) == -1) {
+		if (table_map_add(map, key, value, 0, NULL) == -1) {
 			free(key);
 			goto nomem;
 		}

@@ -79,6 +79,8 @@ void	parent_prepare_dirs(const struct mxgate_conf *);
 int	parent_pki_load(const struct mxgate_conf *);
 void	parent_pki_commit(void);
 void	parent_pki_send(struct worker_proc *);
+/* parent_ldap.c: 0, or -1 with every broken ldap config reported */
+int	parent_check_ldap(const struct mxgate_conf *);
 
 /* smtpd.c */
 int	parent_reload(uint32_t client, char *err, size_t errlen);

@@ -240,12 +240,33 @@ bad:
 	imsgev_fail(iev, "bad lookup result");
 }
 
+/* IMSG_LKA_AUTH_RESULT: u64 reqid, u32 lka_auth_status */
+static void
+smtp_lka_auth_result(struct imsgev *iev, struct imsg *imsg)
+{
+	struct mreader	 r;
+	uint64_t	 reqid;
+	uint32_t	 status;
+
+	mreader_init(&r, imsg);
+	reqid = mr_u64(&r);
+	status = mr_u32(&r);
+	if (mr_end(&r) == -1 || imsg->fd != -1 || status > LKA_AUTH_TEMPFAIL) {
+		imsgev_fail(iev, "bad auth result");
+		return;
+	}
+	smtp_session_auth_result(reqid, status);
+}
+
 static void
 smtp_lookupd_msg(struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_LKA_RCPT_RESULT:
 		smtp_lka_result(iev, imsg);
+		break;
+	case IMSG_LKA_AUTH_RESULT:
+		smtp_lka_auth_result(iev, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message from lookupd");
@@ -381,6 +402,7 @@ smtp_configure(struct mxgate_conf *conf, int first)
 	p.max_sessions_per_client = conf->smtp_max_sessions_per_client;
 	p.timeout = conf->smtp_timeout;
 	p.max_errors = conf->smtp_max_errors;
+	p.max_auth_failures = conf->smtp_max_auth_failures;
 	if (smtp_tls_configure(conf) == -1)
 		return -1;
 	p.max_line = conf->smtp_max_line;

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "mbuf.h"
 #include "worker.h"
+#include "smtp_auth.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
 #include "smtp_info.h"
@@ -76,7 +77,9 @@ enum smtp_state {
 	SMTP_S_COMMIT,		/* end of data: waiting for queued */
 	SMTP_S_CLOSING,		/* last reply queued: close once written */
 	SMTP_S_TLS,		/* STARTTLS: 220 being written, handshake */
-	SMTP_S_BDAT		/* reading a BDAT chunk into the message */
+	SMTP_S_BDAT,		/* reading a BDAT chunk into the message */
+	SMTP_S_AUTH		/* AUTH: waiting for lookupd, or holding back
+				 * the reply to a failed attempt */
 };
 
 struct smtp_rcpt {
@@ -121,6 +124,14 @@ struct smtp_session {
 	int			 answering;	/* verb awaits its final reply */
 	char			 last[16];	/* "lost connection after RCPT" */
 	struct smtp_count	 counts[SMTP_CMD_COUNT];
+
+	/* SMTP AUTH, on a listener with `auth <table>', once TLS is on */
+	char			 auth_table[CONF_NAME_MAX];	/* "" no AUTH */
+	struct smtp_auth	 auth;		/* the exchange in progress */
+	int			 auth_reading;	/* next line: a SASL response */
+	int			 auth_delayed;	/* failure reply held back */
+	unsigned		 auth_failures;
+	char			 authuser[SMTP_AUTH_USER_MAX];	/* "" none */
 
 	/* the transaction, cleared by session_reset() */
 	int			 mail;
@@ -297,7 +308,7 @@ session_set_state(struct smtp_session *s, enum smtp_state state)
 		session_data_progress(s, 0);
 	else if (state != s->state && (state == SMTP_S_LOOKUP ||
 	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT ||
-	    state == SMTP_S_COMMAND))
+	    state == SMTP_S_AUTH || state == SMTP_S_COMMAND))
 		evtimer_add(s->wait_ev, &tv);
 	else if (state != s->state)
 		evtimer_del(s->wait_ev);
@@ -388,7 +399,8 @@ session_reply(struct smtp_session *s, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
 	va_end(ap);
 	log_debug("%s: > %s", s->id, buf);
-	final = buf[3] != '-' && strncmp(buf, "354", 3) != 0;
+	final = buf[3] != '-' && strncmp(buf, "354", 3) != 0 &&
+	    strncmp(buf, "334", 3) != 0;	/* AUTH challenge */
 	if (final && buf[0] >= '4')
 		s->errors++;
 	if (final && s->answering) {
@@ -511,6 +523,8 @@ cmd_helo(struct smtp_session *s, const char *arg, int esmtp)
 	session_reply(s, "250-CHUNKING");
 	session_reply(s, "250-SMTPUTF8");
 	session_reply(s, "250-DSN");
+	if (s->auth_table[0] != '\0' && s->tls_active)
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -666,6 +680,7 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 	mbuf_add_str(&m, s->ip);
 	mbuf_add_str(&m, s->sender);
 	mbuf_add_str(&m, s->rcpt);
+	mbuf_add_str(&m, s->authuser);
 	if (imsgev_compose_mbuf(iev, IMSG_LKA_RCPT, 0, -1, &m) == -1)
 		goto tempfail;
 	session_set_state(s, SMTP_S_LOOKUP);
@@ -715,6 +730,186 @@ cmd_noarg(struct smtp_session *s, const char *arg, const char *verb)
 	session_reply(s, "501 5.5.4 Syntax: %s", verb);
 }
 
+/* ---- AUTH: the session's side; mechanisms are in smtp_auth.c ---- */
+
+static void
+session_auth_tempfail(struct smtp_session *s)
+{
+	log_info("%s: client=[%s], authentication temporarily failed: "
+	    "sasl_method=%s, sasl_username=%s", s->id, s->ip,
+	    smtp_auth_mech_name(s->auth.mech), s->auth.user);
+	smtp_auth_wipe(&s->auth);
+	session_reply(s, "454 4.7.0 Temporary authentication failure");
+	if (s->state == SMTP_S_AUTH)
+		session_resume(s, SMTP_S_COMMAND);
+}
+
+/* Credentials complete: lookupd checks them against the listener's table. */
+static void
+session_auth_check(struct smtp_session *s)
+{
+	struct imsgev	*iev;
+	struct mbuf	 m;
+	int		 rc;
+
+	if ((iev = worker_peer(PROC_LOOKUPD)) == NULL) {
+		session_auth_tempfail(s);
+		return;
+	}
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	mbuf_add_str(&m, s->auth_table);
+	mbuf_add_str(&m, s->auth.user);
+	mbuf_add_str(&m, s->auth.pass);
+	explicit_bzero(s->auth.pass, sizeof(s->auth.pass));
+	rc = imsgev_compose_mbuf(iev, IMSG_LKA_AUTH, 0, -1, &m);
+	if (rc == -1)
+		session_auth_tempfail(s);
+	else
+		session_set_state(s, SMTP_S_AUTH);
+}
+
+static void
+session_auth_next(struct smtp_session *s, enum smtp_auth_next next,
+    const char *reply)
+{
+	s->auth_reading = next == SMTP_AUTH_CHALLENGE;
+	if (next == SMTP_AUTH_CHECK)
+		session_auth_check(s);
+	else
+		session_reply(s, "%s", reply);
+}
+
+static void
+cmd_auth(struct smtp_session *s, const char *arg)
+{
+	char	 reply[SMTP_AUTH_REPLY_MAX];
+
+	if (s->auth_table[0] == '\0')
+		session_reply(s, "502 5.5.1 Error: command not implemented");
+	else if (!s->esmtp)
+		session_reply(s, "503 5.5.1 Error: send EHLO first");
+	else if (s->authuser[0] != '\0')
+		session_reply(s, "503 5.5.1 Error: already authenticated");
+	else if (s->mail)
+		session_reply(s, "503 5.5.1 Error: MAIL transaction in "
+		    "progress");
+	else if (!s->tls_active)
+		session_reply(s, "538 5.7.11 Encryption required for "
+		    "requested authentication mechanism");
+	else
+		session_auth_next(s, smtp_auth_begin(&s->auth, arg, reply,
+		    sizeof(reply)), reply);
+}
+
+/* A line answering a 334 challenge; wiped once read. */
+static void
+session_auth_line(struct smtp_session *s, char *line)
+{
+	char	 reply[SMTP_AUTH_REPLY_MAX];
+
+	session_auth_next(s, smtp_auth_response(&s->auth, line, reply,
+	    sizeof(reply)), reply);
+	explicit_bzero(line, strlen(line));
+}
+
+/* A failed attempt: the reply waits, longer after each (an event timer;
+ * the session reads nothing meanwhile). */
+static void
+session_auth_failed(struct smtp_session *s)
+{
+	struct timeval	 tv;
+
+	s->auth_failures++;
+	log_info("%s: client=[%s], authentication failed: sasl_method=%s, "
+	    "sasl_username=%s", s->id, s->ip,
+	    smtp_auth_mech_name(s->auth.mech), s->auth.user);
+	smtp_auth_wipe(&s->auth);
+	smtp_auth_delay(s->auth_failures, &tv);
+	s->auth_delayed = 1;
+	evtimer_add(s->wait_ev, &tv);
+}
+
+/* The delay after a failure is over: 535, or 421 after too many. */
+static void
+session_auth_delay_end(struct smtp_session *s)
+{
+	s->auth_delayed = 0;
+	if (s->auth_failures >= s->p.max_auth_failures) {
+		log_info("%s: too many failed authentication attempts from "
+		    "[%s]", s->id, s->ip);
+		session_reply(s, "421 4.7.0 %s Error: too many failed "
+		    "authentication attempts", s->p.hostname);
+		session_close(s);
+		return;
+	}
+	session_reply(s, "535 5.7.8 Authentication credentials invalid");
+	session_resume(s, SMTP_S_COMMAND);
+}
+
+void
+smtp_session_auth_result(uint64_t reqid, enum lka_auth_status status)
+{
+	struct smtp_session	*s;
+
+	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_AUTH ||
+	    s->auth_delayed) {
+		log_debug("stale auth result %llu", (unsigned long long)reqid);
+		return;
+	}
+	switch (status) {
+	case LKA_AUTH_OK:
+		strlcpy(s->authuser, s->auth.user, sizeof(s->authuser));
+		log_info("%s: client=[%s], sasl_method=%s, sasl_username=%s",
+		    s->id, s->ip, smtp_auth_mech_name(s->auth.mech),
+		    s->authuser);
+		smtp_auth_wipe(&s->auth);
+		session_reply(s, "235 2.7.0 Authentication successful");
+		session_resume(s, SMTP_S_COMMAND);
+		break;
+	case LKA_AUTH_FAILED:
+		session_auth_failed(s);
+		break;
+	case LKA_AUTH_TEMPFAIL:
+		session_auth_tempfail(s);
+		break;
+	}
+}
+
+/* The credentials table of the session's listener, "" for none. */
+static void
+session_auth_listener(struct smtp_session *s)
+{
+	const struct mxgate_conf	*conf = worker_conf();
+	const struct listen_conf	*lc;
+	uint32_t			 i = 0;
+
+	s->auth_table[0] = '\0';
+	if (conf == NULL)
+		return;
+	TAILQ_FOREACH(lc, &conf->listeners, entry)
+		if (i++ == s->listener) {
+			strlcpy(s->auth_table, lc->auth_table,
+			    sizeof(s->auth_table));
+			return;
+		}
+}
+
+/* The protocol for the Received: header: RFC 3848, RFC 6531 3.7.3. */
+static void
+session_with(struct smtp_session *s, char *with, size_t len)
+{
+	if (!s->esmtp && !s->mail_esmtp.smtputf8) {
+		strlcpy(with, "SMTP", len);
+		return;
+	}
+	strlcpy(with, s->mail_esmtp.smtputf8 ? "UTF8SMTP" : "ESMTP", len);
+	if (s->tls_active)
+		strlcat(with, "S", len);
+	if (s->authuser[0] != '\0')
+		strlcat(with, "A", len);
+}
+
 static void
 session_set_last(struct smtp_session *s, enum smtp_verb verb)
 {
@@ -732,6 +927,10 @@ session_command(struct smtp_session *s, char *line)
 {
 	struct smtp_cmd	 cmd;
 
+	if (s->auth_reading) {
+		session_auth_line(s, line);
+		return;
+	}
 	smtp_cmd_parse(line, &cmd);
 	if (s->errors >= s->p.max_errors) {
 		log_info("%s: too many errors after %s from [%s]", s->id,
@@ -789,7 +988,7 @@ session_command(struct smtp_session *s, char *line)
 		cmd_starttls(s, cmd.arg);
 		break;
 	case SMTP_CMD_AUTH:
-		session_reply(s, "502 5.5.1 Error: command not implemented");
+		cmd_auth(s, cmd.arg);
 		break;
 	}
 }
@@ -839,6 +1038,8 @@ session_read_command(struct smtp_session *s)
 		s->toolong = 0;
 		log_info("%s: reject: command line longer than %u bytes from "
 		    "[%s]", s->id, s->p.max_line, s->ip);
+		s->auth_reading = 0;	/* an AUTH response: the exchange ends */
+		smtp_auth_wipe(&s->auth);
 		session_reply(s, "500 5.5.2 Error: line too long");
 		return 1;
 	}
@@ -862,31 +1063,18 @@ session_read_command(struct smtp_session *s)
 /* ---- DATA ---- */
 
 /*
- * The "with" of the Received header before the S (TLS) and A (AUTH)
- * suffixes: RFC 3848, RFC 6531 3.7.3.
- */
-static const char *
-session_proto(struct smtp_session *s)
-{
-	if (s->mail_esmtp.smtputf8)
-		return "UTF8SMTP";
-	return s->esmtp ? "ESMTP" : "SMTP";
-}
-
-/*
  * Under TLS the trace header says so: a "(using TLSv1.3 with cipher ...)"
- * comment line and "with ESMTPS" (RFC 3848).
+ * comment line and "with ESMTPS" (session_with()).
  */
 static void
 session_received_tls(struct smtp_session *s, char *using, size_t usinglen,
     char *with, size_t withlen)
 {
 	using[0] = '\0';
-	strlcpy(with, session_proto(s), withlen);
+	session_with(s, with, withlen);
 	if (!s->tls_active)
 		return;
 	smtp_tls_describe(s->tls, using, usinglen);
-	strlcat(with, "S", withlen);
 }
 
 /* RFC 5321 4.4 trace header (smtp_received.c). */
@@ -894,7 +1082,7 @@ static void
 session_received(struct smtp_session *s)
 {
 	struct smtp_received	 r;
-	char			 buf[2048], using[256], with[8];
+	char			 buf[2048], using[256], with[16];
 	int			 n;
 
 	session_received_tls(s, using, sizeof(using), with, sizeof(with));
@@ -1198,6 +1386,7 @@ session_input(struct smtp_session *s)
 		case SMTP_S_COMMIT:
 		case SMTP_S_CLOSING:
 		case SMTP_S_TLS:
+		case SMTP_S_AUTH:
 			return;
 		}
 	}
@@ -1447,7 +1636,9 @@ smtp_session_peer_down(enum proc_id peer)
 		    s->state == SMTP_S_BDAT)) {
 			s->queue_lost = 1;	/* answered at the end */
 			s->msg_open = 0;
-		}
+		} else if (peer == PROC_LOOKUPD && s->state == SMTP_S_AUTH &&
+		    !s->auth_delayed)
+			session_auth_tempfail(s);
 	}
 }
 
@@ -1471,6 +1662,15 @@ session_wait_timeout(int fd, short ev, void *arg)
 		s->msg_open = 0;	/* a late answer is aborted as stale */
 		session_reset(s);
 		break;
+	case SMTP_S_AUTH:
+		if (s->auth_delayed)
+			session_auth_delay_end(s);
+		else {
+			log_warnx("%s: no answer from lookupd for AUTH",
+			    s->id);
+			session_auth_tempfail(s);
+		}
+		return;
 	case SMTP_S_COMMAND:
 		if (s->throttled || s->outblocked) {
 			/* our side stopped reading: not the client's fault */
@@ -1667,6 +1867,7 @@ session_free(struct smtp_session *s)
 {
 	session_log_disconnect(s);
 	session_reset(s);
+	smtp_auth_wipe(&s->auth);
 	TAILQ_REMOVE(&smtp.list, s, entry);
 	RB_REMOVE(smtp_session_tree, &smtp.tree, s);
 	event_free(s->wait_ev);
@@ -1754,6 +1955,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->p = smtp.params;
 	s->listener = listener;
 	smtp_tls_listener(listener, &s->listen);
+	session_auth_listener(s);
 	strlcpy(s->last, "CONNECT", sizeof(s->last));
 	snprintf(s->id, sizeof(s->id), "%08X", arc4random());
 	if (session_peer_addr(s, sa, salen) == -1) {

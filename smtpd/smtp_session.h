@@ -31,6 +31,7 @@ struct smtp_params {
 	uint32_t	max_line;	/* command line with CR LF */
 	uint32_t	data_timeout;	/* seconds, reading DATA or BDAT */
 	uint32_t	max_hops;	/* Received: fields, then 554 */
+	uint32_t	max_auth_failures;	/* failed AUTH, then 421 */
 };
 
 /* One expanded recipient of IMSG_LKA_RCPT_RESULT. */
@@ -53,6 +54,7 @@ void	smtp_session_new(int fd, const struct sockaddr *, socklen_t,
 /* Answers from the peers, matched by request id; unknown ids are stale. */
 void	smtp_session_lka_result(uint64_t reqid, enum lka_status,
 	    const char *text, const struct smtp_expand *, size_t n);
+void	smtp_session_auth_result(uint64_t reqid, enum lka_auth_status);
 /* Takes fd; the message of a stale answer is closed and aborted. */
 void	smtp_session_queue_created(uint64_t reqid, const char *msgid, int fd);
 void	smtp_session_queue_create_failed(uint64_t reqid);

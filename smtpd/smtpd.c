@@ -213,6 +213,8 @@ main(int argc, char **argv)
 	absolute(path, parent.conf_path, sizeof(parent.conf_path));
 	if ((conf = load_conf(parent.conf_path)) == NULL)
 		exit(1);
+	if (parent_check_ldap(conf) == -1)
+		exit(1);
 	if (check) {
 		conf_print(stdout, conf);
 		conf_free(conf);

@@ -28,6 +28,8 @@ int	fuzz_tablefile(const uint8_t *, size_t);
 int	fuzz_envelope(const uint8_t *, size_t);
 int	fuzz_smtp_bdat(const uint8_t *, size_t);
 int	fuzz_bounce(const uint8_t *, size_t);
+int	fuzz_smtp_auth(const uint8_t *, size_t);
+int	fuzz_ldap_conf(const uint8_t *, size_t);
 
 /* fuzz_mbuf.c: unmarshals one payload as proto.h says for its type. */
 int	fuzz_proto_decode(const struct imsg *);

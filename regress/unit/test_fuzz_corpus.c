@@ -33,6 +33,8 @@
 #include "../fuzz/fuzz_envelope.c"
 #include "../fuzz/fuzz_smtp_bdat.c"
 #include "../fuzz/fuzz_bounce.c"
+#include "../fuzz/fuzz_smtp_auth.c"
+#include "../fuzz/fuzz_ldap_conf.c"
 
 static const struct {
 	const char	*name;
@@ -50,6 +52,8 @@ static const struct {
 	{ "envelope",	fuzz_envelope },
 	{ "smtp_bdat",	fuzz_smtp_bdat },
 	{ "bounce",	fuzz_bounce },
+	{ "smtp_auth",	fuzz_smtp_auth },
+	{ "ldap_conf",	fuzz_ldap_conf },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "../../lookupd/lka.h"
 #include "tablefile.h"
@@ -568,7 +570,33 @@ t_parsed(void)
 	conf_free(&c);
 }
 
-/* ---- tables that cannot answer ---- */
+/* ---- tables that cannot answer (a directory down) ---- */
+
+/*
+ * table NAME ldap:<tmpdir>/NAME.db, a directory nobody answers for (the
+ * loop is never run here: every lookup starts a query and fails).
+ */
+static void
+add_ldap(struct mxgate_conf *c, const char *name)
+{
+	static struct event_base	*base;
+	char				 path[PATH_MAX];
+	FILE				*fp;
+
+	if (base == NULL && (base = event_base_new()) != NULL)
+		table_ldap_init(base);
+	snprintf(path, sizeof(path), "%s/%s.db", tmpdir, name);
+	if ((fp = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fputs("server_host = ldap://127.0.0.1:1\n"
+	    "search_base = dc=example,dc=com\n", fp);
+	fclose(fp);
+	if (nfiles < sizeof(files) / sizeof(files[0]))
+		files[nfiles++] = strdup(path);
+	add_typed(c, name, TABLE_LDAP);
+}
 
 static void
 t_unsupported(void)
@@ -579,9 +607,9 @@ t_unsupported(void)
 
 	conf_start(&c, "example.com");
 	add_inline(&c, "domains", "example1.com", NULL);
-	add_typed(&c, "users", TABLE_LDAP);
-	add_typed(&c, "dir", TABLE_LDAP);
-	add_typed(&c, "ldapdomains", TABLE_LDAP);
+	add_ldap(&c, "users");
+	add_ldap(&c, "dir");
+	add_ldap(&c, "ldapdomains");
 	add_for(&c, "domains", "users", NULL, NULL, NULL);
 	add_for(&c, "ldapdomains", "dir", NULL, NULL, NULL);
 	lt = lka_load(&c, err, sizeof(err));
@@ -613,7 +641,7 @@ t_unsupported(void)
 
 	conf_start(&c, "example.com");
 	add_inline(&c, "domains", "example1.com", NULL);
-	add_typed(&c, "nets", TABLE_LDAP);
+	add_ldap(&c, "nets");
 	add_for(&c, "domains", NULL, NULL, NULL, NULL);
 	add_from(&c, "nets", NULL, NULL);
 	lt = lka_load(&c, err, sizeof(err));

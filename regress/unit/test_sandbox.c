@@ -20,7 +20,7 @@
 
 enum attempt {
 	TRY_OPEN_READ, TRY_OPEN_WRITE, TRY_OPEN_CREATE, TRY_INET_SOCKET,
-	TRY_UNIX_SOCKET, TRY_EXECVE, TRY_FSTAT
+	TRY_UNIX_SOCKET, TRY_EXECVE, TRY_FSTAT, TRY_UDP_SOCKET
 };
 
 static int
@@ -39,6 +39,8 @@ attempt(enum attempt what)
 		    0600) >= 0;
 	case TRY_INET_SOCKET:
 		return socket(AF_INET, SOCK_STREAM, 0) >= 0;
+	case TRY_UDP_SOCKET:
+		return socket(AF_INET6, SOCK_DGRAM, 0) >= 0;
 	case TRY_UNIX_SOCKET:
 		return socket(AF_UNIX, SOCK_DGRAM, 0) >= 0;
 	case TRY_EXECVE:
@@ -126,7 +128,13 @@ main(void)
 	    PROMISE_STDIO | PROMISE_INET, TRY_UNIX_SOCKET, "socket");
 	expect_allowed("unix: unix socket works",
 	    PROMISE_STDIO | PROMISE_UNIX, TRY_UNIX_SOCKET);
-	expect_killed("every promise: execve is killed", 0x1ff, TRY_EXECVE,
+	expect_allowed("connect: inet stream socket works",
+	    PROMISE_STDIO | PROMISE_CONNECT, TRY_INET_SOCKET);
+	expect_killed("connect: udp socket is killed",
+	    PROMISE_STDIO | PROMISE_CONNECT, TRY_UDP_SOCKET, "socket");
+	expect_killed("connect: unix socket is killed",
+	    PROMISE_STDIO | PROMISE_CONNECT, TRY_UNIX_SOCKET, "socket");
+	expect_killed("every promise: execve is killed", 0x3ff, TRY_EXECVE,
 	    "execve");
 	unlink("/tmp/mxgate-sandbox-test");
 	return t_exit();
