@@ -170,8 +170,13 @@ parent_pki_send(struct worker_proc *wp)
 	for (i = 0; i < pki_current.n; i++) {
 		mbuf_init(&m);
 		mbuf_add_str(&m, pki_current.v[i].name);
-		mbuf_add_str(&m, (const char *)pki_current.v[i].cert);
-		mbuf_add_str(&m, (const char *)pki_current.v[i].key);
+		/* as mbuf_add_str() would: tls_load_file() adds no NUL */
+		mbuf_add_u32(&m, (uint32_t)pki_current.v[i].certlen);
+		mbuf_add_data(&m, pki_current.v[i].cert,
+		    pki_current.v[i].certlen);
+		mbuf_add_u32(&m, (uint32_t)pki_current.v[i].keylen);
+		mbuf_add_data(&m, pki_current.v[i].key,
+		    pki_current.v[i].keylen);
 		if (m.buf != NULL && !m.err) {
 			if (imsgev_compose(&wp->iev, IMSG_CONF_PKI, 0, -1,
 			    m.buf, m.len) == -1)
