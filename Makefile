@@ -84,7 +84,7 @@ queued/mxgate-queued: queued/queued.o queued/libqueued.a common/libcommon.a
 mtad/mxgate-mtad: mtad/mtad.o mtad/libmtad.a common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_TLS) $(LIBS_BASE)
 smtpctl/smtpctl: smtpctl/smtpctl.o smtpctl/libsmtpctl.a common/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_CDB) $(LIBS_BASE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
 
 regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS_PROC) common/libcommon.a \
@@ -162,8 +162,14 @@ asan: test-deps users
 	@sh regress/asan
 
 bench: test-deps users
-	$(MAKE) all
+	$(MAKE) all bench/lookups_bench
 	@sh bench/run
+
+# bench/lookups.py: lookupd's cdb backend alone, through the table API
+bench/lookups_bench.o: bench/lookups_bench.c
+	$(CC) $(ALL_CFLAGS) -Ilookupd -c -o $@ $<
+bench/lookups_bench: bench/lookups_bench.o lookupd/liblookupd.a common/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_CDB) $(LIBS_BASE)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
@@ -180,7 +186,8 @@ install: all
 
 clean:
 	rm -f $(PROGS) $(UNIT_PROGS) common/parse.c common/parse.h \
-	    */*.o */*.d */*.a regress/unit/*.o regress/unit/*.d
+	    */*.o */*.d */*.a regress/unit/*.o regress/unit/*.d \
+	    bench/lookups_bench
 	rm -rf regress/tmp $(TB)
 
 .PHONY: all unit testbuild deps test-deps users run check fuzz asan bench install clean

@@ -38,6 +38,69 @@
 #define CONF_DEF_SMTP_DATA_TIMEOUT 300
 #define CONF_DEF_SMTP_HOPS	100	/* RFC 5321 6.3: at least 100 */
 #define CONF_DEF_SMTP_AUTH_FAILURES 3
+#define CONF_DEF_RESOLVER	"/etc/resolv.conf"
+#define CONF_DEF_MTA_SESSIONS	100
+#define CONF_DEF_MTA_PER_DEST	10
+#define CONF_DEF_MTA_MESSAGES	100
+#define CONF_DEF_MTA_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+
+static const char *const conf_tls_policies[CONF_TLS_COUNT] = {
+	[CONF_TLS_NONE] = "none",
+	[CONF_TLS_MAY] = "may",
+	[CONF_TLS_ENCRYPT] = "encrypt",
+	[CONF_TLS_VERIFY] = "verify",
+};
+
+const char *
+conf_tls_policy_name(int i)
+{
+	if (i < 0 || i >= CONF_TLS_COUNT)
+		return NULL;
+	return conf_tls_policies[i];
+}
+
+/* Indexed by enum conf_mta_timeout: name, default seconds. */
+static const struct {
+	const char	*name;
+	uint32_t	 secs;
+} conf_mta_timeouts[CONF_MTA_TO_COUNT] = {
+	[CONF_MTA_TO_CONNECT] =	 { "connect",	300 },
+	[CONF_MTA_TO_GREETING] = { "greeting",	300 },
+	[CONF_MTA_TO_HELO] =	 { "helo",	300 },
+	[CONF_MTA_TO_STARTTLS] = { "starttls",	300 },
+	[CONF_MTA_TO_MAIL] =	 { "mail",	300 },
+	[CONF_MTA_TO_RCPT] =	 { "rcpt",	300 },
+	[CONF_MTA_TO_DATA] =	 { "data",	120 },
+	[CONF_MTA_TO_BLOCK] =	 { "block",	180 },
+	[CONF_MTA_TO_DOT] =	 { "dot",	600 },
+	[CONF_MTA_TO_QUIT] =	 { "quit",	120 },
+	[CONF_MTA_TO_IDLE] =	 { "idle",	5 },
+};
+
+const char *
+conf_mta_timeout_name(int i)
+{
+	if (i < 0 || i >= CONF_MTA_TO_COUNT)
+		return NULL;
+	return conf_mta_timeouts[i].name;
+}
+
+static void
+conf_mta_defaults(struct mxgate_conf *conf)
+{
+	int	 i;
+
+	strlcpy(conf->resolver, CONF_DEF_RESOLVER, sizeof(conf->resolver));
+	for (i = 0; i < CONF_MTA_TO_COUNT; i++)
+		conf->mta_timeout[i] = conf_mta_timeouts[i].secs;
+	conf->mta_max_sessions = CONF_DEF_MTA_SESSIONS;
+	conf->mta_max_sessions_dest = CONF_DEF_MTA_PER_DEST;
+	conf->mta_max_messages = CONF_DEF_MTA_MESSAGES;
+	conf->mta_tls_default = CONF_TLS_MAY;
+	conf->mta_ntls = 0;
+	strlcpy(conf->mta_ca_file, CONF_DEF_MTA_CA_FILE,
+	    sizeof(conf->mta_ca_file));
+}
 
 /* The same rule as the parser's host names, so the default reads back. */
 static int
@@ -96,6 +159,7 @@ conf_init(struct mxgate_conf *conf)
 	conf->smtp_max_hops = CONF_DEF_SMTP_HOPS;
 	conf->smtp_processes = 1;
 	conf->smtp_max_auth_failures = CONF_DEF_SMTP_AUTH_FAILURES;
+	conf_mta_defaults(conf);
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->rules);
@@ -205,6 +269,8 @@ conf_print_setting(FILE *fp, const char *keyword, const char *value)
 	fputc('\n', fp);
 }
 
+static void	conf_print_mta(FILE *, const struct mxgate_conf *);
+
 static void
 conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 {
@@ -258,6 +324,31 @@ conf_print_globals(FILE *fp, const struct mxgate_conf *conf)
 	    (unsigned long)conf->smtp_processes);
 	fprintf(fp, "smtp max-auth-failures %lu\n",
 	    (unsigned long)conf->smtp_max_auth_failures);
+	conf_print_mta(fp, conf);
+}
+
+static void
+conf_print_mta(FILE *fp, const struct mxgate_conf *conf)
+{
+	int	 i;
+	size_t	 n;
+
+	conf_print_setting(fp, "resolver", conf->resolver);
+	for (i = 0; i < CONF_MTA_TO_COUNT; i++)
+		fprintf(fp, "mta timeout %s %lus\n", conf_mta_timeouts[i].name,
+		    (unsigned long)conf->mta_timeout[i]);
+	fprintf(fp, "mta max-sessions %lu\n",
+	    (unsigned long)conf->mta_max_sessions);
+	fprintf(fp, "mta max-sessions-per-destination %lu\n",
+	    (unsigned long)conf->mta_max_sessions_dest);
+	fprintf(fp, "mta max-messages-per-session %lu\n",
+	    (unsigned long)conf->mta_max_messages);
+	fprintf(fp, "mta tls default %s\n",
+	    conf_tls_policies[conf->mta_tls_default]);
+	for (n = 0; n < conf->mta_ntls; n++)
+		fprintf(fp, "mta tls %s %s\n", conf->mta_tls[n].host,
+		    conf_tls_policies[conf->mta_tls[n].policy]);
+	conf_print_setting(fp, "mta ca-file", conf->mta_ca_file);
 }
 
 static void

@@ -34,6 +34,43 @@
 /* smtp processes: smtpd workers, each linked to lookupd and queued */
 #define CONF_SMTP_PROCS_MAX	16
 
+/* mta timeout STAGE DURATION: the outbound client's per-stage timeouts
+ * (RFC 5321 4.5.3.2), plus how long an idle connection is kept. */
+enum conf_mta_timeout {
+	CONF_MTA_TO_CONNECT,	/* connect() to the next hop: 5m */
+	CONF_MTA_TO_GREETING,	/* 220 banner: 5m */
+	CONF_MTA_TO_HELO,	/* EHLO/HELO reply: 5m */
+	CONF_MTA_TO_STARTTLS,	/* STARTTLS reply and handshake: 5m */
+	CONF_MTA_TO_MAIL,	/* MAIL FROM reply: 5m */
+	CONF_MTA_TO_RCPT,	/* RCPT TO reply: 5m */
+	CONF_MTA_TO_DATA,	/* DATA reply (354): 2m */
+	CONF_MTA_TO_BLOCK,	/* each block of the body sent: 3m */
+	CONF_MTA_TO_DOT,	/* reply to the final dot: 10m */
+	CONF_MTA_TO_QUIT,	/* RSET and QUIT replies: 2m */
+	CONF_MTA_TO_IDLE,	/* a connection kept for reuse: 5s */
+	CONF_MTA_TO_COUNT
+};
+#define CONF_MTA_TIMEOUT_MAX	86400
+#define CONF_MTA_COUNT_MAX	100000
+/* The stage's name in "mta timeout NAME", NULL past the end. */
+const char *conf_mta_timeout_name(int);
+
+/* mta tls HOST|default POLICY: STARTTLS towards a next hop */
+enum conf_tls_policy {
+	CONF_TLS_NONE,		/* never */
+	CONF_TLS_MAY,		/* when offered, plain text if it fails */
+	CONF_TLS_ENCRYPT,	/* required, certificate not checked */
+	CONF_TLS_VERIFY,	/* required, CA and host name checked */
+	CONF_TLS_COUNT
+};
+#define CONF_MTA_TLS_MAX	64	/* mta tls HOST lines */
+struct conf_mta_tls {
+	char	 host[CONF_STR_MAX];	/* lower case */
+	int	 policy;		/* enum conf_tls_policy */
+};
+/* "none", "may", "encrypt", "verify"; NULL past the end. */
+const char *conf_tls_policy_name(int);
+
 enum table_type {
 	TABLE_INLINE,		/* table NAME { a, b, c } */
 	TABLE_FILE,		/* table NAME file:/path  (Postfix format) */
@@ -136,6 +173,15 @@ struct mxgate_conf {
 	uint32_t	smtp_max_hops;		/* Received: fields, default 100 */
 	uint32_t	smtp_processes;		/* smtpd workers, default 1 */
 	uint32_t	smtp_max_auth_failures;	/* per session, then 421; def. 3 */
+	char		resolver[PATH_MAX];	/* default /etc/resolv.conf */
+	uint32_t	mta_timeout[CONF_MTA_TO_COUNT];	/* seconds */
+	uint32_t	mta_max_sessions;	/* outbound, default 100 */
+	uint32_t	mta_max_sessions_dest;	/* per next hop, default 10 */
+	uint32_t	mta_max_messages;	/* per session, default 100 */
+	int		mta_tls_default;	/* CONF_TLS_*, default may */
+	struct conf_mta_tls mta_tls[CONF_MTA_TLS_MAX];
+	size_t		mta_ntls;
+	char		mta_ca_file[PATH_MAX];	/* for verify */
 	struct table_list	tables;
 	struct listen_list	listeners;
 	struct rule_list	rules;

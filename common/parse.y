@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -210,6 +211,9 @@ static void	 rule_recipient(YYSTYPE *);
 static void	 rule_aliases(YYSTYPE *);
 static void	 rule_via_table(YYSTYPE *);
 static void	 rule_via(YYSTYPE *);
+static void	 set_mta(YYSTYPE *, const char *, const char *);
+static void	 set_mta3(YYSTYPE *, const char *, const char *,
+		    const char *);
 static void	 pki_add(YYSTYPE *, const char *, const char *, const char *);
 static void	 listen_opt_tls(YYSTYPE *, enum listen_tls);
 static void	 listen_opt_pki(YYSTYPE *, const char *);
@@ -221,6 +225,7 @@ static void	 listen_opt_require(YYSTYPE *);
 %token	LISTEN MAXERRORS MAXMSGSIZE MAXRCPT MAXSESSIONS MAXSESSIONSCLIENT MINFREE NO
 %token	NORMALIZE ON ORIGIN PORT QUEUE QUEUEUSER RECIPIENTS REJECT RELAY RETRYMAX
 %token	RETRYMIN SHOWTABLENAME SMTP SPOOL TABLE TIMEOUT USER VIA YES
+%token	MTA RESOLVER
 %token	CERT KEY PKI REQUIRETLS SMTPS TLS
 %token	MAXLINELEN DATATIMEOUT MAXHOPS PROCESSES
 %token	AUTH AUTHENTICATED MAXAUTHFAILURES
@@ -347,6 +352,14 @@ main		: HOSTNAME string {
 			pki_add(&$1, $2.v.string, $4.v.string, $6.v.string);
 		}
 		| relayhead ruleopts
+		| RESOLVER string {
+			set_path(&$1, ps.conf->resolver,
+			    sizeof(ps.conf->resolver), $2.v.string, "resolver");
+		}
+		| MTA string string	{ set_mta(&$1, $2.v.string, $3.v.string); }
+		| MTA string string string {
+			set_mta3(&$1, $2.v.string, $3.v.string, $4.v.string);
+		}
 		;
 
 controlgroup	: /* empty */		{ ps.conf->control_group[0] = '\0'; }
@@ -480,6 +493,8 @@ string		: STRING
 		| DATATIMEOUT
 		| MAXHOPS
 		| PROCESSES
+		| MTA
+		| RESOLVER
 		;
 
 %%
@@ -851,7 +866,9 @@ static const struct {
 	{ "tls",		TLS },
 	{ "user",		USER },
 	{ "via",		VIA },
-	{ "yes",		YES }
+	{ "yes",		YES },
+	{ "mta",		MTA },
+	{ "resolver",		RESOLVER }
 };
 
 /* The keyword's token, its text in *word; 0 if s is no keyword. */
@@ -1310,6 +1327,123 @@ set_retry(YYSTYPE *kw, uint32_t *dst, const char *s, const char *what)
 			ps.retryline = kw->lineno;
 		}
 	}
+}
+
+/* mta max-sessions | max-sessions-per-destination |
+ * max-messages-per-session NUMBER | ca-file PATH */
+static void
+set_mta(YYSTYPE *kw, const char *name, const char *s)
+{
+	uint32_t	*dst;
+	uint64_t	 n;
+	const char	*end;
+
+	if (strcmp(name, "ca-file") == 0) {
+		set_path(kw, ps.conf->mta_ca_file,
+		    sizeof(ps.conf->mta_ca_file), s, "mta ca-file");
+		return;
+	}
+	if (strcmp(name, "max-sessions") == 0)
+		dst = &ps.conf->mta_max_sessions;
+	else if (strcmp(name, "max-sessions-per-destination") == 0)
+		dst = &ps.conf->mta_max_sessions_dest;
+	else if (strcmp(name, "max-messages-per-session") == 0)
+		dst = &ps.conf->mta_max_messages;
+	else {
+		perr(kw->file, kw->lineno, "mta: unknown setting \"%s\"",
+		    name);
+		return;
+	}
+	if (parse_number(s, CONF_MTA_COUNT_MAX, &n, &end) == -1 ||
+	    *end != '\0' || n == 0)
+		perr(kw->file, kw->lineno, "mta %s: invalid number \"%s\" "
+		    "(1-%u)", name, s, CONF_MTA_COUNT_MAX);
+	else
+		*dst = n;
+}
+
+/* mta tls HOST|default POLICY */
+static void
+set_mta_tls(YYSTYPE *kw, const char *host, const char *s)
+{
+	struct conf_mta_tls	*t;
+	const char		*name;
+	size_t			 i;
+	int			 p;
+
+	for (p = 0; (name = conf_tls_policy_name(p)) != NULL; p++)
+		if (strcmp(name, s) == 0)
+			break;
+	if (name == NULL) {
+		perr(kw->file, kw->lineno, "mta tls %s: unknown policy \"%s\" "
+		    "(none, may, encrypt or verify)", host, s);
+		return;
+	}
+	if (strcmp(host, "default") == 0) {
+		ps.conf->mta_tls_default = p;
+		return;
+	}
+	for (i = 0; host[i] != '\0'; i++)
+		if (!isalnum((unsigned char)host[i]) && host[i] != '.' &&
+		    host[i] != '-' && host[i] != '_' && host[i] != ':')
+			break;
+	if (i == 0 || host[i] != '\0' || i >= sizeof(t->host)) {
+		perr(kw->file, kw->lineno, "mta tls: \"%s\" is not a host "
+		    "name or address", host);
+		return;
+	}
+	for (i = 0; i < ps.conf->mta_ntls; i++)
+		if (strcasecmp(ps.conf->mta_tls[i].host, host) == 0) {
+			perr(kw->file, kw->lineno, "mta tls %s: given twice",
+			    host);
+			return;
+		}
+	if (ps.conf->mta_ntls == CONF_MTA_TLS_MAX) {
+		perr(kw->file, kw->lineno, "mta tls: more than %d hosts",
+		    CONF_MTA_TLS_MAX);
+		return;
+	}
+	t = &ps.conf->mta_tls[ps.conf->mta_ntls++];
+	for (i = 0; host[i] != '\0'; i++)
+		t->host[i] = (char)tolower((unsigned char)host[i]);
+	t->host[i] = '\0';
+	t->policy = p;
+}
+
+/* mta timeout STAGE DURATION, mta tls HOST POLICY */
+static void
+set_mta3(YYSTYPE *kw, const char *what, const char *stage, const char *s)
+{
+	static const uint64_t	 mult[] = { 1, 60, 3600, 86400 };
+	const char		*name;
+	uint64_t		 n;
+	int			 i;
+
+	if (strcmp(what, "tls") == 0) {
+		set_mta_tls(kw, stage, s);
+		return;
+	}
+	if (strcmp(what, "timeout") != 0) {
+		perr(kw->file, kw->lineno, "mta: unknown setting \"%s\"",
+		    what);
+		return;
+	}
+	for (i = 0; (name = conf_mta_timeout_name(i)) != NULL; i++)
+		if (strcmp(name, stage) == 0)
+			break;
+	if (name == NULL)
+		perr(kw->file, kw->lineno, "mta timeout: unknown stage \"%s\" "
+		    "(connect, greeting, helo, starttls, mail, rcpt, data, "
+		    "block, dot, quit or idle)", stage);
+	else if (parse_unit(s, CONF_MTA_TIMEOUT_MAX, "smhd", mult, &n) == -1)
+		perr(kw->file, kw->lineno, "mta timeout %s: invalid duration "
+		    "\"%s\" (seconds, or a number with s, m, h or d; at most "
+		    "1d)", stage, s);
+	else if (n == 0)
+		perr(kw->file, kw->lineno, "mta timeout %s must not be 0",
+		    stage);
+	else
+		ps.conf->mta_timeout[i] = n;
 }
 
 /* queue delay-warning off | DURATION (at least 1s) */

@@ -11,7 +11,7 @@
 #ifndef MXGATE_PROTO_H
 #define MXGATE_PROTO_H
 
-#define MXGATE_PROTO_VERSION	1
+#define MXGATE_PROTO_VERSION	2
 
 enum proc_id {
 	PROC_PARENT,
@@ -148,6 +148,13 @@ enum imsg_type {
 	IMSG_LKA_ROUTE,		/* u64 reqid, str rcpt */
 	IMSG_LKA_ROUTE_RESULT,	/* u64 reqid, u32 lka_status,
 				 * str relay (LKA_RELAY) or text (else) */
+
+	/* smtpctl -> parent -> lookupd (peerid: the control client);
+	 * lookupd answers with IMSG_CTL_DATA lines, then IMSG_CTL_END. */
+	IMSG_CTL_TEST_RCPT,	/* str client addr ("" default), str sender,
+				 * str rcpt: trace one recipient decision */
+	IMSG_CTL_TABLE_LOOKUP,	/* str table name, str key */
+	IMSG_CTL_SHOW_TABLES,	/* (none) */
 
 	/* robustness: a worker that closed a peer's link because of a
 	 * malformed or unexpected message names the sender; the parent

@@ -53,8 +53,8 @@ static const char *const calls_rpath[] = {
 
 static const char *const calls_cpath[] = {
 	"mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink",
-	"unlinkat", "rmdir", "link", "linkat", "fchmod", "fchown", "syncfs",
-	NULL
+	"unlinkat", "rmdir", "link", "linkat", "fchmod", "fchown",
+	"io_submit", "io_getevents", NULL
 };
 
 static void

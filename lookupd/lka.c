@@ -212,23 +212,40 @@ lka_via(struct lka_rule *rule, struct lka_rcpt *rc, struct lka_result *out)
 		lc[i] = (domain[i] >= 'A' && domain[i] <= 'Z') ?
 		    domain[i] - 'A' + 'a' : domain[i];
 	lc[i] = '\0';
-	if (rule->via[0] != '\0')
+	lka_trace(out->trace, 1, "<%s>:", rc->addr);
+	if (rule->via[0] != '\0') {
 		value = rule->via;
-	else if (rule->via_table != NULL) {
+		lka_trace(out->trace, 2, "the rule's via \"%s\"", value);
+	} else if (rule->via_table != NULL) {
 		enum table_res r;
 
 		r = table_lookup(rule->via_table, rc->addr, &value);
-		if (r == TABLE_NOTFOUND)
+		lka_trace_lookup(out->trace, 2, rule->via_table, rc->addr, r,
+		    value);
+		if (r == TABLE_NOTFOUND) {
 			r = table_lookup_domain(rule->via_table, lc, 1, &value);
+			lka_trace_lookup(out->trace, 2, rule->via_table,
+			    lc, r, value);
+		}
 		if (r == TABLE_FAIL) {
 			lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
 			return LKA_TEMPFAIL;
 		}
 	}
-	if (value == NULL)
+	if (value == NULL) {
 		value = "smtp:";
+		lka_trace(out->trace, 2, "no transport entry: the default, "
+		    "the domain's MX");
+	}
 	s = lka_transport(value, lc, rc->relay, sizeof(rc->relay), text,
 	    sizeof(text), why, sizeof(why));
+	if (s == LKA_RELAY)
+		lka_trace(out->trace, 2, "transport: %s", rc->relay);
+	else if (s == LKA_REJECT)
+		lka_trace(out->trace, 2, "transport error: rejects the RCPT: "
+		    "\"%s\"", text);
+	else
+		lka_trace(out->trace, 2, "unusable transport: %s", why);
 	if (s == LKA_TEMPFAIL) {
 		log_warnx("table %s: <%s>: %s", rule->via_table ?
 		    rule->via_table->name : "(via)", rc->addr, why);
@@ -243,6 +260,8 @@ lka_route(struct lka_rule *rule, struct lka_result *out)
 {
 	size_t i;
 
+	lka_trace(out->trace, 0, "transports (%s):", rule->via[0] ?
+	    "the rule's via" : rule->via_table ? "via table" : "no via");
 	for (i = 0; i < out->nrcpts; i++)
 		if (lka_via(rule, &out->rcpts[i], out) != LKA_RELAY)
 			return;
@@ -254,26 +273,36 @@ lka_route(struct lka_rule *rule, struct lka_result *out)
 /* Whether addr ("local@domain") is a valid recipient of rule: 1 yes,
  * 0 no, -1 a table failed. */
 static int
-lka_valid(struct lka_tables *lt, struct lka_rule *rule, const char *addr)
+lka_valid(struct lka_tables *lt, struct lka_rule *rule, const char *addr,
+    struct lka_trace *tr)
 {
-	const char	*at = strrchr(addr, '@');
+	const char	*at = strrchr(addr, '@'), *v;
 	enum table_res	 r;
 	size_t		 i;
 
+	lka_trace(tr, 0, "recipient <%s>:", addr);
 	if (rule->aliases != NULL) {
-		r = lka_alias_lookup(rule->aliases, lt->origin, addr, NULL);
+		r = lka_alias_lookup(rule->aliases, lt->origin, addr, &v);
+		lka_trace_lookup(tr, 1, rule->aliases, addr, r, v);
 		if (r != TABLE_NOTFOUND)
 			return r == TABLE_FOUND ? 1 : -1;
 	}
-	if (rule->nrecipients == 0)
+	if (rule->nrecipients == 0) {
+		lka_trace(tr, 1, "the rule has no recipients table: every "
+		    "user is valid");
 		return 1;
+	}
 	for (i = 0; i < rule->nrecipients; i++) {
-		r = table_lookup(rule->recipients[i], addr, NULL);
-		if (r == TABLE_NOTFOUND)
-			r = table_lookup(rule->recipients[i], at, NULL);
+		r = table_lookup(rule->recipients[i], addr, &v);
+		lka_trace_lookup(tr, 1, rule->recipients[i], addr, r, v);
+		if (r == TABLE_NOTFOUND) {
+			r = table_lookup(rule->recipients[i], at, &v);
+			lka_trace_lookup(tr, 1, rule->recipients[i], at, r, v);
+		}
 		if (r != TABLE_NOTFOUND)
 			return r == TABLE_FOUND ? 1 : -1;
 	}
+	lka_trace(tr, 1, "in none of the rule's recipients tables");
 	return 0;
 }
 
@@ -283,7 +312,7 @@ lka_relay_for(struct lka_tables *lt, struct lka_rule *rule, const char *addr,
 {
 	char text[LKA_TEXT_MAX];
 
-	switch (lka_valid(lt, rule, addr)) {
+	switch (lka_valid(lt, rule, addr, out->trace)) {
 	case -1:
 		lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
 		return;
@@ -297,6 +326,8 @@ lka_relay_for(struct lka_tables *lt, struct lka_rule *rule, const char *addr,
 		return;
 	}
 	if (rule->aliases != NULL) {
+		lka_trace(out->trace, 0, "alias expansion (table <%s>):",
+		    rule->aliases->name);
 		if (lka_alias_expand(rule->aliases, lt->origin, addr, out) !=
 		    LKA_RELAY)
 			return;
@@ -319,10 +350,14 @@ lka_postmaster(struct lka_tables *lt, const char *addr, struct lka_result *out)
 		rule = &lt->rules[i];
 		if (rule->kind != RULE_RELAY_FOR)
 			continue;
-		if (lka_valid(lt, rule, addr) != 0)
+		lka_trace(out->trace, 0, "rule 4: a bare <postmaster> is "
+		    "always accepted; relay rule %zu takes it", i + 1);
+		if (lka_valid(lt, rule, addr, out->trace) != 0)
 			lka_relay_for(lt, rule, addr, out);
-		else if (lka_result_add(out, addr) == 0)
+		else if (lka_result_add(out, addr) == 0) {
+			lka_trace(out->trace, 1, "relayed as it is (rule 4)");
 			lka_route(rule, out);
+		}
 		else
 			lka_result_set(out, LKA_TEMPFAIL, LKA_TEXT_TEMPFAIL);
 		return 0;
@@ -364,28 +399,12 @@ lka_qualify(struct lka_tables *lt, const char *rcpt, char *addr,
 	return addr_parse_flags(addr, &ma, ADDR_UTF8);	/* smtpd checked SMTPUTF8 */
 }
 
-int
-lka_decide(struct lka_tables *lt, const char *client, const char *sender,
-    const char *rcpt, struct lka_result *out)
-{
-	return lka_decide_auth(lt, client, sender, rcpt, "", out);
-}
-
-/* Rule 3 for one rule: 1 the client may relay, 0 not, -1 table failed. */
+/* Rules 2-5 at the top of the file, each step told to out->trace. */
 static int
-lka_from_rule(struct lka_rule *rule, const char *client,
-    const struct netaddr *ca, const char *authuser)
+lka_decide_rules(struct lka_tables *lt, const char *client,
+    const char *rcpt, const char *authuser, struct lka_result *out)
 {
-	if (rule->kind == RULE_RELAY_AUTH)
-		return authuser[0] != '\0';
-	return lka_from_match(rule, client, ca);
-}
-
-int
-lka_decide_auth(struct lka_tables *lt, const char *client,
-    const char *sender, const char *rcpt, const char *authuser,
-    struct lka_result *out)
-{
+	struct lka_trace *tr = out->trace;
 	struct netaddr	 ca;
 	struct lka_rule	*rule;
 	char		 addr[LKA_ADDR_MAX];
@@ -398,6 +417,9 @@ lka_decide_auth(struct lka_tables *lt, const char *client,
 	if (netaddr_host(client, &ca) == -1 ||
 	    lka_qualify(lt, rcpt, addr, sizeof(addr)) == -1)
 		return -1;
+	if (strchr(rcpt, '@') == NULL)
+		lka_trace(tr, 0, "bare <%s> qualified with the origin: <%s>",
+		    rcpt, addr);
 	domain = strrchr(addr, '@') + 1;
 	for (i = 0; i < lt->nrules; i++) {
 		rule = &lt->rules[i];
@@ -405,11 +427,21 @@ lka_decide_auth(struct lka_tables *lt, const char *client,
 			continue;
 		switch (table_lookup_domain(rule->match, domain, 0, NULL)) {
 		case TABLE_FAIL:
+			lka_trace(tr, 0, "relay rule %zu (relay for <%s>, %s): "
+			    "lookup of %s FAILED", i + 1, rule->match->name,
+			    table_kind_name(rule->match), domain);
 			return 0;
 		case TABLE_FOUND:
+			lka_trace(tr, 0, "relay rule %zu (relay for <%s>, %s): "
+			    "domain %s is listed: this rule decides", i + 1,
+			    rule->match->name, table_kind_name(rule->match),
+			    domain);
 			lka_relay_for(lt, rule, addr, out);
 			return 0;
 		case TABLE_NOTFOUND:
+			lka_trace(tr, 0, "relay rule %zu (relay for <%s>, %s): "
+			    "domain %s is not listed", i + 1, rule->match->name,
+			    table_kind_name(rule->match), domain);
 			break;
 		}
 	}
@@ -417,8 +449,28 @@ lka_decide_auth(struct lka_tables *lt, const char *client,
 		rule = &lt->rules[i];
 		if (rule->kind == RULE_RELAY_FOR)
 			continue;
-		if ((m = lka_from_rule(rule, client, &ca, authuser)) == -1)
+		if (rule->kind == RULE_RELAY_AUTH) {
+			lka_trace(tr, 0, "relay rule %zu (relay from "
+			    "authenticated): the client is %s", i + 1,
+			    authuser[0] != '\0' ? "authenticated: this rule "
+			    "decides, no alias expansion" : "not authenticated");
+			if (authuser[0] == '\0')
+				continue;
+			if (lka_result_add(out, addr) == 0)
+				lka_route(rule, out);
 			return 0;
+		}
+		if ((m = lka_from_match(rule, client, &ca)) == -1) {
+			lka_trace(tr, 0, "relay rule %zu (relay from <%s>, %s): "
+			    "lookup of %s FAILED", i + 1, rule->match->name,
+			    table_kind_name(rule->match), client);
+			return 0;
+		}
+		lka_trace(tr, 0, "relay rule %zu (relay from <%s>, %s): client "
+		    "%s is %s", i + 1, rule->match->name,
+		    table_kind_name(rule->match), client, m == 1 ?
+		    "in these networks: this rule decides, no alias expansion" :
+		    "not in these networks");
 		if (m == 1) {
 			if (lka_result_add(out, addr) == 0)
 				lka_route(rule, out);
@@ -427,6 +479,8 @@ lka_decide_auth(struct lka_tables *lt, const char *client,
 	}
 	if (strchr(rcpt, '@') == NULL && lka_postmaster(lt, addr, out) == 0)
 		return 0;
+	lka_trace(tr, 0, "no rule: %s is not a relayed domain and client %s "
+	    "is not trusted", domain, client);
 	lka_result_set(out, LKA_RELAY_DENIED, "Relay access denied");
 	return 0;
 }
@@ -470,6 +524,43 @@ lka_route_local(struct lka_tables *lt, const char *rcpt,
 	if (lka_result_add(out, addr) == 0)
 		lka_route(rule, out);
 	return 0;
+}
+
+/* The decision for a client that authenticated as authuser ("": not). */
+static int
+lka_decide_common(struct lka_tables *lt, const char *client,
+    const char *rcpt, const char *authuser, struct lka_result *out,
+    struct lka_trace *tr)
+{
+	int rc;
+
+	out->trace = tr;
+	rc = lka_decide_rules(lt, client, rcpt, authuser, out);
+	out->trace = NULL;
+	return rc;
+}
+
+int
+lka_decide_trace(struct lka_tables *lt, const char *client,
+    const char *sender, const char *rcpt, struct lka_result *out,
+    struct lka_trace *tr)
+{
+	return lka_decide_common(lt, client, rcpt, "", out, tr);
+}
+
+int
+lka_decide(struct lka_tables *lt, const char *client, const char *sender,
+    const char *rcpt, struct lka_result *out)
+{
+	return lka_decide_common(lt, client, rcpt, "", out, NULL);
+}
+
+int
+lka_decide_auth(struct lka_tables *lt, const char *client,
+    const char *sender, const char *rcpt, const char *authuser,
+    struct lka_result *out)
+{
+	return lka_decide_common(lt, client, rcpt, authuser, out, NULL);
 }
 
 /* ---- loading ---- */
@@ -737,4 +828,137 @@ size_t
 lka_ntables(const struct lka_tables *lt)
 {
 	return lt->ntables;
+}
+
+/* ---- smtpctl and the table watch: one table at a time ---- */
+
+struct table *
+lka_table_at(const struct lka_tables *lt, size_t i)
+{
+	return i < lt->ntables ? lt->tables[i] : NULL;
+}
+
+struct table *
+lka_table_named(const struct lka_tables *lt, const char *name)
+{
+	return lka_table((struct lka_tables *)lt, name);
+}
+
+/* The counters of from go on in to (loaded stays to's). */
+static void
+lka_stats_add(struct table *to, const struct table *from)
+{
+	to->stats.lookups += from->stats.lookups;
+	to->stats.hits += from->stats.hits;
+	to->stats.misses += from->stats.misses;
+	to->stats.errors += from->stats.errors;
+}
+
+void
+lka_stats_carry(struct lka_tables *new, const struct lka_tables *old)
+{
+	struct table	*t, *o;
+	size_t		 i;
+
+	if (old == NULL)
+		return;
+	for (i = 0; i < new->ntables; i++) {
+		t = new->tables[i];
+		if ((o = lka_table_named(old, t->name)) != NULL)
+			lka_stats_add(t, o);
+	}
+}
+
+/* lka_load_rule()'s checks of the uses rule makes of old, run on t. */
+static int
+lka_check_use(struct lka_tables *lt, struct lka_rule *rule,
+    struct table *old, struct table *t, struct netlist *nets, char *err,
+    size_t errsz)
+{
+	if (rule->kind == RULE_RELAY_FROM && rule->match == old &&
+	    lka_check_table(lt, t, 'n', nets, err, errsz) == -1)
+		return -1;
+	if (rule->aliases == old &&
+	    lka_check_table(lt, t, 'a', NULL, err, errsz) == -1)
+		return -1;
+	if (rule->via_table == old &&
+	    lka_check_table(lt, t, 't', NULL, err, errsz) == -1)
+		return -1;
+	return 0;
+}
+
+/* Every use of old by rule becomes t (nets: its new networks). */
+static void
+lka_swap_use(struct lka_rule *rule, struct table *old, struct table *t,
+    struct netlist *nets)
+{
+	size_t j;
+
+	if (rule->match == old) {
+		rule->match = t;
+		if (rule->kind == RULE_RELAY_FROM) {
+			netlist_free(&rule->nets);
+			rule->nets = *nets;
+			memset(nets, 0, sizeof(*nets));
+		}
+	}
+	for (j = 0; j < rule->nrecipients; j++)
+		if (rule->recipients[j] == old)
+			rule->recipients[j] = t;
+	if (rule->aliases == old)
+		rule->aliases = t;
+	if (rule->via_table == old)
+		rule->via_table = t;
+}
+
+int
+lka_reload_table(struct lka_tables *lt, const struct table_conf *tc,
+    char *err, size_t errsz)
+{
+	struct table	*old, *t;
+	struct netlist	*nets;
+	size_t		 i, idx;
+	int		 rc = -1;
+
+	for (idx = 0; idx < lt->ntables; idx++)
+		if (strcmp(lt->tables[idx]->name, tc->name) == 0)
+			break;
+	if (idx == lt->ntables) {
+		snprintf(err, errsz, "table %s: not loaded", tc->name);
+		return -1;
+	}
+	old = lt->tables[idx];
+	if ((nets = calloc(lt->nrules + 1, sizeof(*nets))) == NULL) {
+		snprintf(err, errsz, "table %s: out of memory", tc->name);
+		return -1;
+	}
+	if ((t = table_open(tc, err, errsz)) == NULL)
+		goto done;
+	for (i = 0; i < lt->nrules; i++)
+		if (lka_check_use(lt, &lt->rules[i], old, t, &nets[i], err,
+		    errsz) == -1) {
+			table_close(t);
+			goto done;
+		}
+	for (i = 0; i < lt->nauth; i++)
+		if (lt->auth[i] == old &&
+		    lka_auth_check_table(t, err, errsz) == -1) {
+			table_close(t);
+			goto done;
+		}
+	/* everything is checked: from here on nothing can fail */
+	for (i = 0; i < lt->nrules; i++)
+		lka_swap_use(&lt->rules[i], old, t, &nets[i]);
+	for (i = 0; i < lt->nauth; i++)
+		if (lt->auth[i] == old)
+			lt->auth[i] = t;
+	lt->tables[idx] = t;
+	lka_stats_add(t, old);
+	table_close(old);
+	rc = 0;
+done:
+	for (i = 0; i < lt->nrules; i++)
+		netlist_free(&nets[i]);
+	free(nets);
+	return rc;
 }

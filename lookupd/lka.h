@@ -30,11 +30,14 @@ struct lka_rcpt {
 	char		relay[LKA_RELAY_MAX];
 };
 
+struct lka_trace;
+
 struct lka_result {
 	enum lka_status	 status;
 	char		 text[LKA_TEXT_MAX];	/* "" for LKA_RELAY */
 	struct lka_rcpt	*rcpts;			/* LKA_RELAY only */
 	size_t		 nrcpts, cap;
+	struct lka_trace *trace;		/* NULL: no tracing */
 };
 
 /*
@@ -84,6 +87,44 @@ void		 lka_auth_start(struct lka_tables *, const char *table,
  */
 int		 lka_route_local(struct lka_tables *, const char *rcpt,
 		    struct lka_result *);
+
+/* ---- explaining a decision (smtpctl test rcpt), lka_trace.c ---- */
+
+/*
+ * A sink for the steps of one decision.  The decision code itself writes
+ * them as it goes (lka_decide_trace() sets out->trace); in the normal
+ * path out->trace is NULL and each step costs one pointer test.
+ */
+struct lka_trace {
+	void		(*line)(void *arg, const char *line);
+	void		 *arg;
+};
+
+int		 lka_decide_trace(struct lka_tables *, const char *client,
+		    const char *sender, const char *rcpt, struct lka_result *,
+		    struct lka_trace *);
+/* One step, indented by indent levels; nothing if tr is NULL. */
+void		 lka_trace(struct lka_trace *tr, int indent, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+/* One table lookup: table, backend, key, answer, the backend's note. */
+void		 lka_trace_lookup(struct lka_trace *tr, int indent,
+		    struct table *, const char *key, enum table_res,
+		    const char *value);
+
+/* The tables of a snapshot, for smtpctl table lookup / show tables. */
+struct table	*lka_table_at(const struct lka_tables *, size_t);
+struct table	*lka_table_named(const struct lka_tables *, const char *);
+/* Counters of the tables of old carried to the same names in new. */
+void		 lka_stats_carry(struct lka_tables *new,
+		    const struct lka_tables *old);
+/*
+ * Reopen one table of the snapshot from tc and swap it in place of the
+ * old one (one pointer per use, between two messages), with the checks
+ * lka_load() makes for each rule that uses it.  0, or -1 with err and
+ * the old table still in service.
+ */
+int		 lka_reload_table(struct lka_tables *,
+		    const struct table_conf *, char *err, size_t errsz);
 
 /* ---- internals shared by lka*.c ---- */
 

@@ -221,6 +221,9 @@ lka_expand_value(struct lka_expand *x, const char *addr, const char *value,
 	if (self && lka_result_add(x->out, addr) == -1)
 		return lka_expand_fail(x, "more than %d recipients",
 		    LKA_EXPAND_MAX);
+	if (self)
+		lka_trace(x->out->trace, depth + 2, "<%s>: listed in its own "
+		    "alias: kept as a final recipient", addr);
 	for (p = value; lka_alias_token(&p, tok, sizeof(tok)) == 1; ) {
 		lka_alias_qualify(tok, addr, llen, x->origin, target,
 		    sizeof(target));
@@ -242,27 +245,46 @@ lka_expand(struct lka_expand *x, const char *addr, size_t depth)
 	enum lka_status	 s;
 	size_t		 i;
 
-	if (lka_is_final(x, addr))
+	struct lka_trace *tr = x->out->trace;
+	enum table_res	 r;
+
+	if (lka_is_final(x, addr)) {
+		lka_trace(tr, depth + 1, "<%s>: already a final recipient",
+		    addr);
 		return LKA_RELAY;		/* seen, or kept as itself */
+	}
 	if ((node = lka_node_find(x, addr)) != NULL) {
-		if (node->done)
+		if (node->done) {
+			lka_trace(tr, depth + 1, "<%s>: already expanded "
+			    "above", addr);
 			return LKA_RELAY;	/* its targets are in already */
+		}
+		lka_trace(tr, depth + 1, "<%s>: LOOP: it is being expanded "
+		    "above (alias expansion error)", addr);
 		return lka_expand_fail(x, "alias loop at <%s>", addr);
 	}
-	if (depth > LKA_DEPTH_MAX)
+	if (depth > LKA_DEPTH_MAX) {
+		lka_trace(tr, depth + 1, "<%s>: nested deeper than %d levels",
+		    addr, LKA_DEPTH_MAX);
 		return lka_expand_fail(x, "nested deeper than %d levels",
 		    LKA_DEPTH_MAX);
-	switch (lka_alias_lookup(x->aliases, x->origin, addr, &value)) {
+	}
+	r = lka_alias_lookup(x->aliases, x->origin, addr, &value);
+	switch (r) {
 	case TABLE_FAIL:
+		lka_trace(tr, depth + 1, "<%s>: alias lookup FAILED", addr);
 		lka_result_set(x->out, LKA_TEMPFAIL,
 		    "Temporary lookup failure");
 		return LKA_TEMPFAIL;
 	case TABLE_NOTFOUND:
+		lka_trace(tr, depth + 1, "<%s>: no alias: final recipient",
+		    addr);
 		if (lka_result_add(x->out, addr) == -1)
 			return lka_expand_fail(x, "more than %d recipients",
 			    LKA_EXPAND_MAX);
 		return LKA_RELAY;
 	case TABLE_FOUND:
+		lka_trace(tr, depth + 1, "<%s> -> %s", addr, value);
 		break;
 	}
 	if (x->nnodes >= LKA_EXPAND_MAX)

@@ -11,10 +11,11 @@
  * - the new snapshot replaces the old one in one pointer swap, between
  *   two messages: no RCPT is answered from half-loaded tables;
  * - file: and cdb: tables are watched (one stat(2) each every
- *   LOOKUPD_WATCH_SECS): when one changes on disk, the whole snapshot is
- *   rebuilt from the live config as a reload would, and swapped in only
- *   if it loads; otherwise the old one stays and the error is logged once
- *   per change.  A file is stamped before it is read, so a change racing
+ *   LOOKUPD_WATCH_SECS): when one changes on disk, that table alone is
+ *   reopened from the live config, checked for each rule that uses it as
+ *   lka_load() would, and swapped in place of the old one (one pointer
+ *   per use, between two messages) only if it loads; otherwise the old
+ *   one stays and the error is logged once per change.  A file is stamped before it is read, so a change racing
  *   the load is seen again at the next tick, never lost;
  * - every IMSG_LKA_RCPT gets exactly one IMSG_LKA_RCPT_RESULT with its
  *   peer id and reqid, every IMSG_LKA_ROUTE from queued one
@@ -47,6 +48,7 @@
 #include "imsg.h"
 #include "lka.h"
 #include "log.h"
+#include "lookupd_ctl.h"
 #include "mbuf.h"
 #include "sandbox.h"
 #include "worker.h"
@@ -129,6 +131,7 @@ lookupd_load(const struct mxgate_conf *conf, char *err, size_t errsz)
 		free(w);
 		return -1;
 	}
+	lka_stats_carry(lt, lookupd_tables);
 	lka_free(lookupd_tables);
 	lookupd_tables = lt;
 	free(lookupd_watches);
@@ -146,50 +149,48 @@ lookupd_watch_changed(const struct lookupd_watch *w,
 	    !(w->has_failed && table_stamp_eq(now, &w->failed));
 }
 
-/* The timer: reload when a table file changed since it was read. */
+/*
+ * The timer: a table file changed since it was read is reopened alone and
+ * swapped in place of the old table (lka_reload_table); the other tables,
+ * and lookups, are not held up by it.
+ */
 static void
 lookupd_watch(int fd, short ev, void *arg)
 {
 	const struct mxgate_conf *conf = worker_conf();
-	struct table_stamp	*now;
-	struct lookupd_watch	*old = lookupd_watches;
+	const struct table_conf	*tc;
+	struct lookupd_watch	*w;
+	struct table_stamp	 now;
 	struct table		*t;
 	char			 err[1024];
-	size_t			 i, n = lookupd_nwatches, changed = 0;
+	size_t			 i;
 
-	if (conf == NULL || n == 0 || (now = calloc(n, sizeof(*now))) == NULL)
+	if (conf == NULL || lookupd_tables == NULL)
 		return;
-	for (i = 0; i < n; i++) {
-		table_stamp(old[i].path, &now[i]);
-		if (lookupd_watch_changed(&old[i], &now[i]))
-			changed++;
-	}
-	if (changed == 0) {
-		free(now);
-		return;
-	}
-	lookupd_watches = NULL;		/* old is kept for the log lines */
-	if (lookupd_load(conf, err, sizeof(err)) == -1) {
-		lookupd_watches = old;
-		for (i = 0; i < n; i++) {
-			if (!lookupd_watch_changed(&old[i], &now[i]))
-				continue;
-			old[i].failed = now[i];
-			old[i].has_failed = 1;
-			log_warnx("table %s: %s changed on disk but does not "
-			    "load, keeping the old tables: %s", old[i].name,
-			    old[i].path, err);
+	for (i = 0; i < lookupd_nwatches; i++) {
+		w = &lookupd_watches[i];
+		table_stamp(w->path, &now);
+		if (!lookupd_watch_changed(w, &now))
+			continue;
+		if ((tc = conf_table(conf, w->name)) == NULL) {
+			snprintf(err, sizeof(err), "not in the config");
+			goto fail;
 		}
-		free(now);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		if (!table_stamp_eq(&now[i], &old[i].loaded) &&
-		    (t = table_find_open(old[i].name)) != NULL)
+		if (lka_reload_table(lookupd_tables, tc, err,
+		    sizeof(err)) == -1)
+			goto fail;
+		w->loaded = now;
+		w->has_failed = 0;
+		if ((t = lka_table_named(lookupd_tables, w->name)) != NULL)
 			log_info("table %s: reloaded %zu entries from %s",
 			    t->name, t->nentries, t->path);
-	free(old);
-	free(now);
+		continue;
+fail:
+		w->failed = now;
+		w->has_failed = 1;
+		log_warnx("table %s: %s changed on disk but does not load, "
+		    "keeping the old tables: %s", w->name, w->path, err);
+	}
 }
 
 static int
@@ -198,6 +199,7 @@ lookupd_configure(struct mxgate_conf *conf, int first)
 	char err[1024];
 
 	table_ldap_init(worker_base());
+	table_cdb_init(worker_base());
 	if (lookupd_load(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);	/* worker.c says what happens next */
 		return -1;
@@ -525,6 +527,19 @@ lookupd_queued_msg(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/* smtpctl's requests, through the parent */
+static struct lka_tables *
+lookupd_snapshot(void)
+{
+	return lookupd_tables;
+}
+
+static void
+lookupd_parent_msg(struct imsgev *iev, struct imsg *imsg)
+{
+	lookupd_ctl(iev, imsg, lookupd_snapshot);
+}
+
 static void
 lookupd_peer_up(enum proc_id id, struct imsgev *iev)
 {
@@ -561,7 +576,7 @@ static const struct worker_ops lookupd_ops = {
 		[PROC_SMTPD] = lookupd_smtpd_msg,
 		[PROC_QUEUED] = lookupd_queued_msg,
 	},
-	.parent_msg = NULL,
+	.parent_msg = lookupd_parent_msg,
 };
 
 int

@@ -59,6 +59,7 @@ table_open(const struct table_conf *tc, char *err, size_t errsz)
 		free(t);
 		return NULL;
 	}
+	t->stats.loaded = time(NULL);
 	TAILQ_INSERT_HEAD(&table_list, t, entry);
 	return t;
 }
@@ -111,24 +112,61 @@ table_stamp_eq(const struct table_stamp *a, const struct table_stamp *b)
 	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+const char *
+table_kind_name(const struct table *t)
+{
+	switch (t->type) {
+	case TABLE_INLINE:
+		return "inline";
+	case TABLE_FILE:
+		return "file";
+	case TABLE_CDB:
+		return "cdb";
+	case TABLE_LDAP:
+		return "ldap";
+	}
+	return "unknown";
+}
+
+/* The counters of smtpctl show tables; one add per lookup. */
+static enum table_res
+table_count(struct table *t, enum table_res r)
+{
+	t->stats.lookups++;
+	if (r == TABLE_FOUND)
+		t->stats.hits++;
+	else if (r == TABLE_NOTFOUND)
+		t->stats.misses++;
+	else
+		t->stats.errors++;
+	return r;
+}
+
 enum table_res
 table_lookup(struct table *t, const char *key, const char **valp)
 {
 	char		 lkey[TABLE_KEY_MAX];
 	const char	*dummy;
-	size_t		 i;
+	struct table_waiter *w;
+	enum table_res	 r;
+	size_t		 i, pending;
 
 	if (valp == NULL)
 		valp = &dummy;
 	*valp = NULL;
 	for (i = 0; key[i] != '\0'; i++) {
 		if (i + 1 >= sizeof(lkey))
-			return TABLE_NOTFOUND;	/* no stored key is as long */
+			return table_count(t, TABLE_NOTFOUND); /* none as long */
 		lkey[i] = (key[i] >= 'A' && key[i] <= 'Z') ?
 		    key[i] - 'A' + 'a' : key[i];
 	}
 	lkey[i] = '\0';
-	return t->backend->lookup(t, lkey, valp);
+	w = table_waiter_current();
+	pending = w != NULL ? w->pending : 0;
+	r = t->backend->lookup(t, lkey, valp);
+	if (r == TABLE_FAIL && w != NULL && w->pending > pending)
+		return r;	/* a directory is asked: the rerun counts it */
+	return table_count(t, r);
 }
 
 enum table_res

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -44,6 +45,20 @@ struct table_backend {
 	/* NULL when the backend cannot list its keys (directories). */
 	int		(*foreach)(struct table *, table_foreach_cb, void *arg);
 	void		(*close)(struct table *);
+	/*
+	 * Optional, for smtpctl (NULL: nothing to add).  explain: a note on
+	 * the last lookup, e.g. "cache hit, age 12s", "" for none.  status:
+	 * the backend's own `smtpctl show tables` fields, e.g. its cache
+	 * sizes ("cache=120/8"), "" for none.
+	 */
+	void		(*explain)(struct table *, char *buf, size_t bufsz);
+	void		(*status)(struct table *, char *buf, size_t bufsz);
+};
+
+/* Counted by table_lookup(), kept across reloads of the same table. */
+struct table_stats {
+	uint64_t	 lookups, hits, misses, errors;
+	time_t		 loaded;	/* last (re)load, time(3) */
 };
 
 struct table {
@@ -53,6 +68,7 @@ struct table {
 	const struct table_backend *backend;
 	void			*handle;		/* the backend's */
 	size_t			 nentries;
+	struct table_stats	 stats;
 	TAILQ_ENTRY(table)	 entry;			/* the open tables */
 };
 
@@ -87,6 +103,10 @@ void		 table_ldap_init(struct event_base *);
 void		 table_ldap_lock(void);
 int		 table_ldap_count(void);	/* directories open */
 
+/* cdb tables: the loop that releases a closed table's mapping a slice
+ * at a time (see table_cdb.c); without it, closing releases at once. */
+void		 table_cdb_init(struct event_base *);
+
 /* What an ldap table holds now, for statistics (smtpctl show tables). */
 struct table_ldap_stats {
 	size_t		 cached;	/* cache entries, all kinds */
@@ -115,6 +135,8 @@ enum table_res	 table_lookup_domain(struct table *, const char *domain,
 int		 table_foreach(struct table *, table_foreach_cb, void *arg);
 /* Whether table_foreach() works for this table. */
 int		 table_can_list(const struct table *);
+/* "file", "cdb", ...: the kind of table, for administrators. */
+const char	*table_kind_name(const struct table *);
 /* The table NAME opened last and not closed yet, or NULL. */
 struct table	*table_find_open(const char *name);
 

@@ -13,9 +13,15 @@
  *   file) is checked by tinycdb at each lookup, and a lookup that hits it
  *   answers TABLE_FAIL with a log line: never a rejection;
  * - keys are stored lowercased by makemap; values are returned
- *   NUL-terminated, copied out of the map.
+ *   NUL-terminated, copied out of the map;
+ * - closing a table never stalls lookups: in lookupd (table_cdb_init)
+ *   the mapping is released a slice per tick, see "retiring" below.
  */
+#include <sys/queue.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+
+#include <event2/event.h>
 
 #include <cdb.h>
 #include <errno.h>
@@ -32,9 +38,12 @@
 
 struct table_cdb {
 	struct cdb	 cdb;
+	int		 fd;		/* kept for retiring, see below */
 	char		*key, *val;	/* copies handed out, NUL-terminated */
 	size_t		 keysz, valsz;
 };
+
+static void	table_cdb_retire(struct table_cdb *);
 
 static uint32_t
 table_cdb_u32(const unsigned char *p)
@@ -89,7 +98,9 @@ table_cdb_free(struct table_cdb *tc)
 	if (tc == NULL)
 		return;
 	if (tc->cdb.cdb_mem != NULL)
-		cdb_free(&tc->cdb);
+		table_cdb_retire(tc);
+	else if (tc->fd != -1)
+		close(tc->fd);
 	free(tc->key);
 	free(tc->val);
 	free(tc);
@@ -109,6 +120,7 @@ table_cdb_open(struct table *t, const struct table_conf *conf, char *err,
 		snprintf(err, errsz, "%s: out of memory", t->path);
 		return -1;
 	}
+	tc->fd = -1;
 	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		snprintf(err, errsz, "%s: %s", t->path, strerror(errno));
@@ -126,7 +138,7 @@ table_cdb_open(struct table *t, const struct table_conf *conf, char *err,
 		    strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	tc->fd = fd;		/* tc owns it now */
 	fd = -1;
 	if ((hdr = cdb_get(&tc->cdb, CDB_HDR_SIZE, 0)) == NULL ||
 	    table_cdb_check(hdr, tc->cdb.cdb_fsize, &t->nentries, why,
@@ -216,6 +228,92 @@ table_cdb_close(struct table *t)
 {
 	table_cdb_free(t->handle);
 	t->handle = NULL;
+}
+
+/*
+ * ---- retiring a closed table's mapping ----
+ *
+ * munmap() of a whole 50 MB table (1 M entries) whose file makemap has
+ * replaced also frees the file's page cache in that call: about 10 ms
+ * here, during which no lookup is answered.  With an event loop
+ * (lookupd calls table_cdb_init), a closed table's mapping is released
+ * TABLE_CDB_SLICE bytes per TABLE_CDB_TICK_MS tick instead: the slice is
+ * unmapped and, if the file is gone (replaced or removed), its cached
+ * pages are dropped with posix_fadvise(); the fd is closed last.  A file
+ * still in place keeps its cache (a reload maps it again).  Without a
+ * loop (tests, tools) the table is released at once.
+ */
+
+#define TABLE_CDB_SLICE		(2 * 1024 * 1024)
+#define TABLE_CDB_TICK_MS	5
+
+struct table_cdb_retired {
+	TAILQ_ENTRY(table_cdb_retired) entry;
+	unsigned char	*mem;
+	size_t		 size, off;
+	int		 fd;
+	int		 gone;		/* the file has no name any more */
+};
+
+static TAILQ_HEAD(, table_cdb_retired) table_cdb_retiring =
+    TAILQ_HEAD_INITIALIZER(table_cdb_retiring);
+static struct event	*table_cdb_retire_ev;
+
+static void
+table_cdb_retire_tick(int fd, short ev, void *arg)
+{
+	struct table_cdb_retired	*r = TAILQ_FIRST(&table_cdb_retiring);
+	struct timeval			 tv = { 0, TABLE_CDB_TICK_MS * 1000 };
+	size_t				 n;
+
+	if (r == NULL)
+		return;
+	n = r->size - r->off < TABLE_CDB_SLICE ? r->size - r->off :
+	    TABLE_CDB_SLICE;
+	munmap(r->mem + r->off, n);
+	if (r->gone)
+		posix_fadvise(r->fd, r->off, n, POSIX_FADV_DONTNEED);
+	if ((r->off += n) >= r->size) {
+		TAILQ_REMOVE(&table_cdb_retiring, r, entry);
+		close(r->fd);
+		free(r);
+	}
+	if (!TAILQ_EMPTY(&table_cdb_retiring))
+		evtimer_add(table_cdb_retire_ev, &tv);
+}
+
+static void
+table_cdb_retire(struct table_cdb *tc)
+{
+	struct table_cdb_retired	*r;
+	struct stat			 st;
+	struct timeval			 tv = { 0, TABLE_CDB_TICK_MS * 1000 };
+
+	if (table_cdb_retire_ev == NULL || tc->fd == -1 ||
+	    (r = calloc(1, sizeof(*r))) == NULL) {
+		cdb_free(&tc->cdb);
+		if (tc->fd != -1)
+			close(tc->fd);
+		return;
+	}
+	r->mem = (unsigned char *)tc->cdb.cdb_mem;
+	r->size = tc->cdb.cdb_fsize;
+	r->fd = tc->fd;
+	r->gone = fstat(r->fd, &st) == 0 && st.st_nlink == 0;
+	tc->cdb.cdb_mem = NULL;
+	tc->fd = -1;
+	TAILQ_INSERT_TAIL(&table_cdb_retiring, r, entry);
+	if (!evtimer_pending(table_cdb_retire_ev, NULL))
+		evtimer_add(table_cdb_retire_ev, &tv);
+}
+
+void
+table_cdb_init(struct event_base *base)
+{
+	if (table_cdb_retire_ev == NULL &&
+	    (table_cdb_retire_ev = evtimer_new(base, table_cdb_retire_tick,
+	    NULL)) == NULL)
+		fatalx("cdb table timer");
 }
 
 const struct table_backend table_cdb_backend = {

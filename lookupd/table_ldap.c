@@ -84,6 +84,7 @@ struct tldap_dir {
 	size_t			 ncache;
 	struct tldap_flight	 flight;
 	int			 stale_logged;
+	char			 note[160];	/* the last lookup, for smtpctl */
 	struct table_stamp	 stamp;		/* the file when read */
 };
 
@@ -714,6 +715,52 @@ tldap_askable(struct tldap_dir *d, const char *key)
 	    sizeof(filter)) == 1;
 }
 
+/* ---- what smtpctl shows: the last lookup, the cache ---- */
+
+static void
+tldap_note_cached(struct tldap_dir *d, const struct tldap_centry *e,
+    time_t now)
+{
+	time_t ttl = e->status == TLDAP_FOUND ? d->lc.cache_ttl :
+	    e->status == TLDAP_NOTFOUND ? d->lc.negative_cache_ttl :
+	    TLDAP_FAIL_SECS;
+
+	snprintf(d->note, sizeof(d->note), "cache hit (%s), age %llds, "
+	    "expires in %llds", e->status == TLDAP_FOUND ? "found" :
+	    e->status == TLDAP_NOTFOUND ? "not found" : "failure",
+	    (long long)(now - (e->expires - ttl)),
+	    (long long)(e->expires - now));
+}
+
+static void
+tldap_explain(struct table *t, char *buf, size_t bufsz)
+{
+	struct tldap_dir *d = t->handle;
+
+	strlcpy(buf, d != NULL ? d->note : "", bufsz);
+}
+
+static void
+tldap_status(struct table *t, char *buf, size_t bufsz)
+{
+	struct tldap_dir	*d = t->handle;
+	struct tldap_centry	*e;
+	struct table_ldap_stats	 st;
+	size_t			 found = 0, notfound = 0;
+
+	if (d == NULL || table_ldap_stats(t, &st) == -1)
+		return;
+	RB_FOREACH(e, tldap_cache, &d->cache) {
+		if (e->status == TLDAP_FOUND)
+			found++;
+		else if (e->status == TLDAP_NOTFOUND)
+			notfound++;
+	}
+	snprintf(buf, bufsz, "cache=%zu cache_found=%zu cache_notfound=%zu "
+	    "inflight=%zu server=%s", st.cached, found, notfound,
+	    st.inflight, st.server);
+}
+
 static enum table_res
 tldap_lookup(struct table *t, const char *key, const char **valp)
 {
@@ -722,9 +769,11 @@ tldap_lookup(struct table *t, const char *key, const char **valp)
 	struct tldap_query	*q, find;
 	time_t			 now = tldap_now();
 
+	d->note[0] = '\0';
 	if (!tldap_askable(d, key))
 		return TABLE_NOTFOUND;
 	if ((e = tldap_cache_find(d, key)) != NULL && now < e->expires) {
+		tldap_note_cached(d, e, now);
 		if (e->status == TLDAP_FOUND)
 			*valp = e->value;
 		return e->status == TLDAP_FOUND ? TABLE_FOUND :
@@ -737,11 +786,15 @@ tldap_lookup(struct table *t, const char *key, const char **valp)
 		if (d->lc.serve_stale && e != NULL &&
 		    e->status == TLDAP_FOUND && now < e->stale_until) {
 			tldap_stale_log(d, key);
+			snprintf(d->note, sizeof(d->note), "directory "
+			    "unreachable: stale cached answer served");
 			*valp = e->value;
 			return TABLE_FOUND;
 		}
 		return TABLE_FAIL;
 	}
+	snprintf(d->note, sizeof(d->note), "not cached: asking %s",
+	    ldap_conn_server(d->conn));
 	if (tldap_waiter != NULL)
 		tldap_query_wait(q, tldap_waiter);
 	return TABLE_FAIL;		/* pending: lookupd reruns */
@@ -826,6 +879,8 @@ const struct table_backend table_ldap_backend = {
 	.lookup = tldap_lookup,
 	.foreach = NULL,
 	.close = tldap_close,
+	.explain = tldap_explain,
+	.status = tldap_status,
 };
 
 void

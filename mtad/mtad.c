@@ -1,12 +1,14 @@
 /*
  * mtad: outbound delivery.  queued hands over a batch of recipients of one
  * message for one relay, with a read-only fd of the message
- * (IMSG_MTA_TRANSFER); mtad runs one SMTP session for it and answers
+ * (IMSG_MTA_TRANSFER); mtad carries it over a session to that relay (a
+ * new one, or an idle one kept for reuse, see mta_pool.h) and answers
  * IMSG_MTA_RESULT with one status and text per recipient, in the order
  * received.  mtad keeps nothing: if the link to queued goes down every
  * session is dropped unreported, and queued sends the batches again.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <stdint.h>
@@ -19,8 +21,11 @@
 #include "imsg.h"
 #include "log.h"
 #include "mbuf.h"
+#include "mta_dns.h"
+#include "mta_pool.h"
 #include "mta_reply.h"
 #include "mta_session.h"
+#include "mta_tls.h"
 #include "sandbox.h"
 #include "worker.h"
 
@@ -31,7 +36,7 @@
  * transfer is refused.
  */
 #define MTA_TEXT_MIN		32
-#define MTA_RESULT_FIXED	(IMSG_HDR_SIZE + 8 + 4 + MTA_RELAY_NAME_MAX + 4)
+#define MTA_RESULT_FIXED	(IMSG_HDR_SIZE + 8 + 4 + MTA_RELAYNAME_MAX + 4)
 #define MTA_TRANSFER_RCPT_MAX	\
 	((IMSG_MAX_SIZE - MTA_RESULT_FIXED) / (8 + MTA_TEXT_MIN))
 
@@ -125,6 +130,7 @@ mta_transfer(struct imsgev *iev, struct imsg *imsg)
 {
 	struct mta_transfer	*t;
 	struct mreader		 r;
+	struct stat		 st;
 	const char		*why;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -145,6 +151,8 @@ mta_transfer(struct imsgev *iev, struct imsg *imsg)
 		why = "transfer with a bad body type";
 	if (why == NULL && t->fd == -1)
 		why = "transfer without a message fd";
+	if (why == NULL && fstat(t->fd, &st) == -1)
+		why = "transfer with an unusable message fd";
 	if (why != NULL) {
 		mta_transfer_free(t);
 		imsgev_fail(iev, why);
@@ -152,7 +160,8 @@ mta_transfer(struct imsgev *iev, struct imsg *imsg)
 	}
 	log_debug("%s: transfer batch %llu, %zu recipient(s) via %s",
 	    t->msgid, (unsigned long long)t->batchid, t->nrcpt, t->relay);
-	mta_session_start(worker_base(), worker_conf()->hostname, t);
+	t->size = st.st_size;
+	mta_pool_submit(worker_base(), t);
 }
 
 static void
@@ -167,26 +176,41 @@ mta_queued_msg(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/* The resolver configuration is read once, before the sandbox; a reload
+ * changes the limits and timeouts only. */
 static int
 mta_configure(struct mxgate_conf *conf, int first)
 {
+	static char resolver[PATH_MAX];
+
+	if (first) {
+		mta_dns_init(worker_base(), conf->resolver);
+		strlcpy(resolver, conf->resolver, sizeof(resolver));
+	} else if (strcmp(resolver, conf->resolver) != 0)
+		log_warnx("resolver %s: takes effect at the next start",
+		    conf->resolver);
+	mta_pool_configure(conf);
+	mta_tls_configure(conf, first);
 	return 0;
 }
 
+/* inet: SMTP and, with dns, the UDP queries to the name servers (the
+ * resolver configuration and the CA file were read in configure). */
 static void
 mta_sandbox(const struct mxgate_conf *conf)
 {
 	sandbox_enter("mtad", conf->empty_dir, conf->user, NULL,
-	    PROMISE_STDIO | PROMISE_INET | PROMISE_RECVFD | PROMISE_UNIX);
+	    PROMISE_STDIO | PROMISE_INET | PROMISE_DNS | PROMISE_RECVFD |
+	    PROMISE_UNIX);
 }
 
 static void
 mta_peer_down(enum proc_id id)
 {
-	if (id == PROC_QUEUED && mta_session_count() > 0) {
-		log_warnx("link to queued lost, aborting %zu session(s)",
-		    mta_session_count());
-		mta_session_abort_all();
+	if (id == PROC_QUEUED && mta_pool_count() > 0) {
+		log_warnx("link to queued lost, aborting %zu session(s) and "
+		    "transfer(s)", mta_pool_count());
+		mta_pool_abort_all();
 	}
 }
 

@@ -200,7 +200,7 @@ dsn_queue(const struct envelope *env, enum bounce_kind kind,
 		spool_remove(qd.spool, id);
 		return -1;
 	}
-	if (spool_commit(qd.spool, e) == -1 || spool_sync(qd.spool) == -1) {
+	if (spool_commit(qd.spool, e) == -1) {
 		spool_remove(qd.spool, id);
 		envelope_free(e);
 		return -1;

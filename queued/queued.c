@@ -39,6 +39,7 @@
 #include "sandbox.h"
 #include "scheduler.h"
 #include "spool.h"
+#include "spool_aio.h"
 #include "worker.h"
 
 #define QUEUE_INCOMING_MAX	10000	/* messages open at smtpd */
@@ -58,6 +59,7 @@ struct incoming {
 	uint32_t		 peerid;	/* of the commit */
 	uint64_t		 reqid;		/* of the commit */
 	struct envelope		*env;		/* once committing */
+	int			 msgfd, envfd;	/* staged, to be synced; -1 */
 };
 TAILQ_HEAD(incoming_list, incoming);
 
@@ -66,7 +68,8 @@ static struct {
 	struct scheduler	 sched;
 	char			 spool_path[PATH_MAX];
 	struct incoming_list	 open;		/* created, not committed */
-	struct incoming_list	 committing;	/* waiting for queue_flush */
+	struct incoming_list	 committing;	/* staged, waiting for a batch */
+	struct incoming_list	 batch;		/* being made durable */
 	size_t			 nincoming;
 	struct event		*flush_ev;	/* group commit */
 	struct event		*sched_ev;	/* next scheduler pass */
@@ -91,6 +94,10 @@ incoming_find(struct incoming_list *list, const char *id)
 static void
 incoming_free(struct incoming *inc)
 {
+	if (inc->msgfd != -1)
+		close(inc->msgfd);
+	if (inc->envfd != -1)
+		close(inc->envfd);
 	envelope_free(inc->env);
 	free(inc);
 	q.nincoming--;
@@ -142,6 +149,7 @@ queue_create(struct imsgev *iev, struct imsg *imsg)
 		log_warn("create");
 		goto fail;
 	}
+	inc->msgfd = inc->envfd = -1;
 	if ((fd = spool_create(&q.spool, inc->id)) == -1) {
 		flow_write_failed(errno);
 		free(inc);
@@ -225,6 +233,7 @@ queue_commit_read(struct imsg *imsg, uint64_t *reqid, struct envelope *env,
 static void
 queue_commit_fail(struct incoming *inc)
 {
+	spool_unstage(&q.spool, inc->id);
 	spool_remove(&q.spool, inc->id);
 	log_warnx("%s: commit failed, message removed", inc->id);
 	queue_reply(inc->link, IMSG_QUEUE_COMMIT_FAIL, inc->peerid, inc->reqid,
@@ -287,7 +296,7 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 	inc->env->created = now;
 	for (i = 0; i < env.nrcpt; i++)
 		inc->env->rcpt[i].next = now;
-	if (spool_commit(&q.spool, inc->env) == -1) {
+	if (spool_stage(&q.spool, inc->env, &inc->msgfd, &inc->envfd) == -1) {
 		flow_write_failed(errno);
 		queue_commit_fail(inc);
 		return;
@@ -297,39 +306,76 @@ queue_commit(struct imsgev *iev, struct imsg *imsg)
 }
 
 /*
- * The shared half of the commits of this loop pass (spool.c, steps 2-5):
- * one syncfs, the renames, one directory fsync, then every 250.
+ * Group commit (spool.c, steps 2-5), without blocking: the commits staged
+ * meanwhile form a batch; all its files are synced at once (spool_aio.c),
+ * then published, then one directory fsync, then every 250.  Commits that
+ * arrive while a batch is out wait for the next one.
  */
+static void	queue_batch_synced(void *, int);
+static void	queue_batch_durable(void *, int);
+
 static void
 queue_flush(evutil_socket_t fd, short ev, void *arg)
 {
-	struct incoming_list published;
+	static int fds[AIO_SYNC_MAX];
 	struct incoming *inc;
-	int synced;
+	size_t n = 0;
 
-	if (TAILQ_EMPTY(&q.committing))
-		return;
-	TAILQ_INIT(&published);
-	synced = spool_sync_data(&q.spool) == 0;
-	while ((inc = TAILQ_FIRST(&q.committing)) != NULL) {
+	if (!TAILQ_EMPTY(&q.batch) || TAILQ_EMPTY(&q.committing))
+		return;			/* queue_batch_durable calls again */
+	while ((inc = TAILQ_FIRST(&q.committing)) != NULL &&
+	    n + 2 <= AIO_SYNC_MAX) {
 		TAILQ_REMOVE(&q.committing, inc, entry);
-		if (!synced || spool_publish(&q.spool, inc->id) == -1) {
+		TAILQ_INSERT_TAIL(&q.batch, inc, entry);
+		fds[n++] = inc->msgfd;
+		fds[n++] = inc->envfd;
+	}
+	if (aio_sync_start(fds, n, 0, queue_batch_synced, NULL) == -1)
+		queue_batch_synced(NULL, 0);
+}
+
+/* The batch is on disk, but not yet its directory entries: publish. */
+static void
+queue_batch_synced(void *arg, int ok)
+{
+	static int dirfd[1];
+	struct incoming *inc, *next;
+	int published = 0;
+
+	for (inc = TAILQ_FIRST(&q.batch); inc != NULL; inc = next) {
+		next = TAILQ_NEXT(inc, entry);
+		close(inc->msgfd);
+		close(inc->envfd);
+		inc->msgfd = inc->envfd = -1;
+		if (!ok || spool_publish(&q.spool, inc->id) == -1) {
 			flow_write_failed(errno);
-			spool_unstage(&q.spool, inc->id);
+			TAILQ_REMOVE(&q.batch, inc, entry);
 			queue_commit_fail(inc);
 		} else
-			TAILQ_INSERT_TAIL(&published, inc, entry);
+			published = 1;
 	}
-	synced = !TAILQ_EMPTY(&published) && spool_sync(&q.spool) == 0;
-	while ((inc = TAILQ_FIRST(&published)) != NULL) {
-		TAILQ_REMOVE(&published, inc, entry);
+	dirfd[0] = q.spool.queuefd;
+	if (!published || aio_sync_start(dirfd, 1, 1, queue_batch_durable,
+	    NULL) == -1)
+		queue_batch_durable(NULL, 0);
+}
+
+static void
+queue_batch_durable(void *arg, int ok)
+{
+	struct timeval now_tv = { 0, 0 };
+	struct incoming *inc;
+
+	while ((inc = TAILQ_FIRST(&q.batch)) != NULL) {
+		TAILQ_REMOVE(&q.batch, inc, entry);
 		/* no link to smtpd: the client cannot hear 250, drop it */
-		if (!synced ||
-		    worker_peer_instance(PROC_SMTPD, inc->link) == NULL)
+		if (!ok || worker_peer_instance(PROC_SMTPD, inc->link) == NULL)
 			queue_commit_fail(inc);
 		else
 			queue_commit_ok(inc);
 	}
+	if (!TAILQ_EMPTY(&q.committing))
+		evtimer_add(q.flush_ev, &now_tv);
 	queue_kick();
 }
 
@@ -376,6 +422,7 @@ queue_smtpd_down(uint32_t link)
 			if (inc->link != link)
 				continue;
 			TAILQ_REMOVE(lists[i], inc, entry);
+			spool_unstage(&q.spool, inc->id);
 			if (spool_remove(&q.spool, inc->id) == 0)
 				log_info("%s: removed uncommitted message",
 				    inc->id);
@@ -610,6 +657,10 @@ queue_init(const struct mxgate_conf *conf)
 
 	TAILQ_INIT(&q.open);
 	TAILQ_INIT(&q.committing);
+	TAILQ_INIT(&q.batch);
+	if (aio_sync_init() == -1)
+		log_info("queue: no asynchronous sync here: each batch of "
+		    "commits is synced blocking");
 	strlcpy(q.spool_path, conf->spool, sizeof(q.spool_path));
 	if (spool_open(&q.spool, conf->spool) == -1)
 		return -1;

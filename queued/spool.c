@@ -15,22 +15,21 @@
  *
  * Guarantee: a message is committed if and only if <ID>.env exists, and
  * <ID>.env only ever appears whole, after <ID>.msg is on disk.  Commit,
- * for every message whose commit arrived in one event-loop pass together
- * (group commit):
+ * for every message whose commit arrived while the previous batch was
+ * being made durable (group commit, queued.c and spool_aio.c):
  *
  *	1. check <ID>.msg has the size smtpd announced, write
- *	   <ID>.env.tmp (spool_commit, per message, no sync);
- *	2. one syncfs() of the spool's file system: every message file and
- *	   temp envelope of the batch is on disk (spool_sync_data);
+ *	   <ID>.env.tmp (spool_stage, per message, no sync);
+ *	2. fdatasync every <ID>.msg and <ID>.env.tmp of the batch, all
+ *	   submitted at once and waited for without blocking queued;
  *	3. rename each <ID>.env.tmp to <ID>.env (spool_publish);
- *	4. one fsync of the queue directory: the renames are on disk
- *	   (spool_sync);
+ *	4. one fsync of the queue directory: the renames are on disk;
  *	5. only then are the commits acknowledged (and clients hear 250).
  *
- * So a batch costs two syncs however many messages it holds, instead of
- * two per message plus one.  syncfs() flushes the whole file system the
- * spool is on: keep the spool on a file system of its own if other
- * programs write a lot to the one it shares.
+ * The disk sees the syncs of a whole batch together (the file system's
+ * journal commits them as one), and queued goes on taking new messages
+ * meanwhile; they form the next batch.  spool_commit() does the same for
+ * one message, blocking (DSNs).
  *
  * A crash before step 4 completes leaves either no <ID>.env (recovery
  * removes the message; the client never got 250) or a whole one, whose
@@ -258,9 +257,12 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Writes <ID>.env.tmp; with sync, fdatasync()ed.  0 or -1 (removed). */
+/*
+ * Writes <ID>.env.tmp.  With fdp, leaves it open there (for the caller to
+ * sync); else fdatasync()s and closes it.  0, or -1 with it removed.
+ */
 static int
-spool_write_tmp(struct spool *sp, const struct envelope *env, int sync)
+spool_write_tmp(struct spool *sp, const struct envelope *env, int *fdp)
 {
 	char tmp[SPOOL_NAME_MAX];
 	char *buf;
@@ -279,13 +281,18 @@ spool_write_tmp(struct spool *sp, const struct envelope *env, int sync)
 		free(buf);
 		return -1;
 	}
-	if (write_all(fd, buf, len) == -1 || (sync && fdatasync(fd) == -1)) {
+	if (write_all(fd, buf, len) == -1 || (fdp == NULL &&
+	    fdatasync(fd) == -1)) {
 		log_warn("%s: write %s", env->id, tmp);
 		free(buf);
 		close(fd);
 		goto fail;
 	}
 	free(buf);
+	if (fdp != NULL) {
+		*fdp = fd;
+		return 0;
+	}
 	if (close(fd) == -1) {
 		log_warn("%s: close %s", env->id, tmp);
 		goto fail;
@@ -322,32 +329,55 @@ spool_unstage(struct spool *sp, const char *id)
 }
 
 int
-spool_commit(struct spool *sp, const struct envelope *env)
+spool_stage(struct spool *sp, const struct envelope *env, int *msgfd,
+    int *envfd)
 {
 	char name[SPOOL_NAME_MAX];
 	struct stat st;
+	int fd;
 
 	spool_name(name, env->id, KIND_MSG);
-	if (fstatat(sp->queuefd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		log_warn("%s: message file", env->id);
+	fd = openat(sp->queuefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		log_warn("%s: open message file", env->id);
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != env->size) {
 		log_warnx("%s: message file has %lld bytes, expected %llu",
 		    env->id, (long long)st.st_size,
 		    (unsigned long long)env->size);
+		close(fd);
 		return -1;
 	}
-	return spool_write_tmp(sp, env, 0);
+	if (spool_write_tmp(sp, env, envfd) == -1) {
+		close(fd);
+		return -1;
+	}
+	*msgfd = fd;
+	return 0;
 }
 
 int
-spool_sync_data(struct spool *sp)
+spool_commit(struct spool *sp, const struct envelope *env)
 {
-	if (syncfs(sp->queuefd) == -1) {
-		log_warn("spool: syncfs");
+	int msgfd, envfd, rc = -1;
+
+	if (spool_stage(sp, env, &msgfd, &envfd) == -1)
+		return -1;
+	if (fdatasync(msgfd) == -1 || fdatasync(envfd) == -1)
+		log_warn("%s: sync", env->id);
+	else
+		rc = 0;
+	close(msgfd);
+	close(envfd);
+	if (rc == -1) {
+		spool_unstage(sp, env->id);
 		return -1;
 	}
+	if (spool_publish(sp, env->id) == -1 || spool_sync(sp) == -1)
+		return -1;
 	return 0;
 }
 
@@ -364,7 +394,7 @@ spool_sync(struct spool *sp)
 int
 spool_update(struct spool *sp, const struct envelope *env)
 {
-	if (spool_write_tmp(sp, env, 1) == -1 ||
+	if (spool_write_tmp(sp, env, NULL) == -1 ||
 	    spool_publish(sp, env->id) == -1)
 		return -1;
 	return spool_sync(sp);

@@ -50,17 +50,19 @@ int	spool_msg_usable(int fd, const struct envelope *);
 int	spool_quarantine(struct spool *, const char *id, const char *why);
 
 /*
- * Step 1 of a commit (spool.c): checks that the message file is
- * env->size bytes and writes the envelope to a temp file, unsynced.  The
- * batch of commits then takes spool_sync_data(), spool_publish() for
- * each, spool_sync(); it is durable once that returned 0.  On -1 the
- * caller removes the message with spool_remove().
+ * Step 1 of a batched commit (spool.c): checks that the message file is
+ * env->size bytes and writes the envelope to a temp file, unsynced.
+ * Returns both files open (read-only message, temp envelope) for the
+ * caller to fdatasync; then spool_publish() and spool_sync() make the
+ * commit.  On -1 nothing is left open and the caller removes the
+ * message with spool_remove().
  */
+int	spool_stage(struct spool *, const struct envelope *, int *msgfd,
+	    int *envfd);
+/* A whole commit of one message, blocking: stage, sync, publish, sync. */
 int	spool_commit(struct spool *, const struct envelope *);
 /* Removes the temp envelope of a commit that will not be published. */
 void	spool_unstage(struct spool *, const char *id);
-/* syncfs() of the spool's file system. */
-int	spool_sync_data(struct spool *);
 /* Renames the message's temp envelope into place (the commit point). */
 int	spool_publish(struct spool *, const char *id);
 /* fsync of the queue directory: makes creations and renames durable. */

@@ -27,9 +27,13 @@ const char *const ctl_cmd_usage[] = {
 	"remove ID|all",
 	"pause incoming|outgoing|all",
 	"resume incoming|outgoing|all",
+	"test rcpt ADDRESS [from IP] [sender ADDRESS]",
+	"table lookup NAME KEY",
+	"show tables",
 	"reload",
 	"stop",
 	"makemap FILE",
+	"ldap-export LDAPCONF OUTFILE",
 	NULL
 };
 
@@ -120,6 +124,47 @@ test_hook(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
 	return 0;
 }
 
+/* Arguments go as they are; lookupd checks them and says what is wrong. */
+static int
+test_rcpt(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
+{
+	const char	*from = "", *sender = "";
+	int		 i;
+
+	if (argc < 1 || argc % 2 == 0) {
+		snprintf(err, errsz, "expected ADDRESS [from IP] "
+		    "[sender ADDRESS]");
+		return -1;
+	}
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "from") == 0)
+			from = argv[i + 1];
+		else if (strcmp(argv[i], "sender") == 0)
+			sender = argv[i + 1];
+		else {
+			snprintf(err, errsz, "unknown option \"%s\" (from or "
+			    "sender)", argv[i]);
+			return -1;
+		}
+	}
+	mbuf_add_str(m, from);
+	mbuf_add_str(m, sender);
+	mbuf_add_str(m, argv[0]);
+	return 0;
+}
+
+static int
+table_lookup(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
+{
+	if (argc != 2) {
+		snprintf(err, errsz, "expected a table name and a key");
+		return -1;
+	}
+	mbuf_add_str(m, argv[0]);
+	mbuf_add_str(m, argv[1]);
+	return 0;
+}
+
 static const struct ctl_cmd commands[] = {
 	{ { "show", "status" },		IMSG_CTL_SHOW_STATUS,	no_args },
 	{ { "show", "queue" },		IMSG_CTL_SHOW_QUEUE,	queue_filters },
@@ -127,6 +172,9 @@ static const struct ctl_cmd commands[] = {
 	{ { "show", "stats" },		IMSG_CTL_SHOW_STATS,	no_args },
 	{ { "schedule", NULL },		IMSG_CTL_SCHEDULE,	one_id },
 	{ { "remove", NULL },		IMSG_CTL_REMOVE,	one_id },
+	{ { "test", "rcpt" },		IMSG_CTL_TEST_RCPT,	test_rcpt },
+	{ { "table", "lookup" },	IMSG_CTL_TABLE_LOOKUP,	table_lookup },
+	{ { "show", "tables" },		IMSG_CTL_SHOW_TABLES,	no_args },
 	{ { "pause", NULL },		IMSG_CTL_PAUSE,		flow },
 	{ { "resume", NULL },		IMSG_CTL_RESUME,	flow },
 	{ { "reload", NULL },		IMSG_CTL_RELOAD,	no_args },

@@ -2,6 +2,7 @@
  * smtpctl: the administrator's tool over the control socket.
  *   smtpctl [-s socket] COMMAND [ARGS]	(ctl_cmd.c lists them)
  *   smtpctl makemap file			(local, see makemap.c)
+ *   smtpctl ldap-export ldapconf outfile	(local, see ldap_export.c)
  *   smtpctl test hook worker action	(test builds only, test_hook.h)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
@@ -19,6 +20,7 @@
 
 #include "imsg.h"
 #include "ctl_cmd.h"
+#include "ldap_export.h"
 #include "makemap.h"
 #include "mbuf.h"
 #include "proto.h"
@@ -176,6 +178,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 0 && strcmp(argv[0], "makemap") == 0)
 		return makemap_main(argc, argv);	/* no daemon needed */
+	if (argc > 0 && strcmp(argv[0], "ldap-export") == 0)
+		return ldap_export_main(argc, argv);	/* nor here */
 	mbuf_init(&req);
 	if (ctl_cmd_parse(argc, argv, &type, &req, err, sizeof(err)) == -1) {
 		if (err[0] == '\0')

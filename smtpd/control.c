@@ -216,6 +216,9 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 	struct timeval		 soon = { 0, 100 * 1000 };
 	char			 err[256];
 
+	/* requests with a payload, answered by lookupd */
+	if (c->hello && parent_ctl_lookupd(c->id, imsg))
+		return;
 	if (imsg->hdr.type != IMSG_CTL_HELLO && (!c->hello ||
 	    (imsg->datalen != 0 && !for_queued(imsg->hdr.type) &&
 	    imsg->hdr.type != IMSG_CTL_TEST_HOOK))) {

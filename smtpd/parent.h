@@ -98,4 +98,7 @@ void	control_relay(uint32_t client, struct imsg *);
  * paused. */
 void	control_queued_configured(struct worker_proc *);
 
+/* parent_ctl_lookupd.c: 1 if the request is lookupd's (and was sent on) */
+int	parent_ctl_lookupd(uint32_t client, struct imsg *);
+
 #endif

@@ -395,7 +395,7 @@ parent_worker_dispatch(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_DATA:
 	case IMSG_CTL_END:
-		if (wp->id != PROC_QUEUED) {
+		if (wp->id != PROC_QUEUED && wp->id != PROC_LOOKUPD) {
 			imsgev_fail(iev, "unexpected control answer");
 			return;
 		}

@@ -46,6 +46,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "mbuf.h"
+#include "rcpt_reply.h"
 #include "worker.h"
 #include "smtp_auth.h"
 #include "smtp_cmd.h"
@@ -1467,17 +1468,7 @@ session_rcpt_accept(struct smtp_session *s, const struct smtp_expand *x,
 	}
 	if (s->norig++ == 0)
 		strlcpy(s->first, s->rcpt, sizeof(s->first));
-	session_reply(s, "250 2.1.5 Ok");
-}
-
-static void
-session_printable(const char *in, char *out, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < len; i++)
-		out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
-	out[i] = '\0';
+	session_reply(s, "%s", RCPT_REPLY_ACCEPT);
 }
 
 void
@@ -1485,37 +1476,21 @@ smtp_session_lka_result(uint64_t reqid, enum lka_status status,
     const char *text, const struct smtp_expand *x, size_t n)
 {
 	struct smtp_session	*s;
-	char			 t[256];
+	char			 reply[SMTP_REPLY_MAX];
 
 	if ((s = session_find(reqid)) == NULL || s->state != SMTP_S_LOOKUP) {
 		log_debug("stale lookup result %llu", (unsigned long long)reqid);
 		return;
 	}
-	session_printable(text, t, sizeof(t));
-	switch (status) {
-	case LKA_RELAY:
-		if (n > 0) {
-			session_rcpt_accept(s, x, n);
-			break;
-		}
-		log_warnx("%s: lookupd relays <%s> to no one", s->id, s->rcpt);
-		/* FALLTHROUGH */
-	case LKA_TEMPFAIL:
-		session_rcpt_reject(s, "451 4.3.0 <%s>: Temporary lookup "
-		    "failure", s->rcpt);
-		break;
-	case LKA_UNKNOWN_USER:
-		session_rcpt_reject(s, "550 5.1.1 <%s>: Recipient address "
-		    "rejected: %s", s->rcpt, t[0] ? t : "User unknown");
-		break;
-	case LKA_RELAY_DENIED:
-		session_rcpt_reject(s, "554 5.7.1 <%s>: Relay access denied",
-		    s->rcpt);
-		break;
-	case LKA_REJECT:
-		session_rcpt_reject(s, "550 5.7.1 <%s>: Recipient address "
-		    "rejected: %s", s->rcpt, t[0] ? t : "Access denied");
-		break;
+	if (status == LKA_RELAY && n > 0)
+		session_rcpt_accept(s, x, n);
+	else {
+		if (status == LKA_RELAY)
+			log_warnx("%s: lookupd relays <%s> to no one", s->id,
+			    s->rcpt);
+		/* the one mapping, shared with smtpctl test rcpt */
+		rcpt_reply(reply, sizeof(reply), status, s->rcpt, text, n);
+		session_rcpt_reject(s, "%s", reply);
 	}
 	session_resume(s, SMTP_S_COMMAND);
 }

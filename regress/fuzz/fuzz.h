@@ -21,6 +21,7 @@ int	fuzz_smtp_data(const uint8_t *, size_t);
 int	fuzz_addr(const uint8_t *, size_t);
 int	fuzz_mta_reply(const uint8_t *, size_t);
 int	fuzz_mta_relay(const uint8_t *, size_t);
+int	fuzz_mta_dns(const uint8_t *, size_t);
 int	fuzz_imsg(const uint8_t *, size_t);
 int	fuzz_mbuf(const uint8_t *, size_t);
 int	fuzz_conf(const uint8_t *, size_t);

@@ -158,10 +158,12 @@ def check_failure_hdrs(sink2):
 
 def main():
     t = Tap()
+    # both announce SMTPUTF8: mtad refuses to relay a message that needs
+    # it (5.6.7) to a server that does not
     sink1 = Sink(mkdtemp("mxgate-sink-"),
                  permfail=["alice@example1.com", "bob@example1.com"],
-                 tempfail=["testadmin@example1.com"])
-    sink2 = Sink(mkdtemp("mxgate-sink-"))
+                 tempfail=["testadmin@example1.com"], smtputf8=True)
+    sink2 = Sink(mkdtemp("mxgate-sink-"), smtputf8=True)
     gw = Gateway(None, classic_config() + CONFIG_EXTRA,
                  classic_tables(sink1.relay, sink2.relay))
     try:

@@ -4,7 +4,8 @@
 Run as its own process:
 
     python3 sink.py --addr 127.0.0.1 --port N --dir D \
-        [--tempfail-rcpt ADDR]... [--permfail-rcpt ADDR]...
+        [--tempfail-rcpt ADDR]... [--permfail-rcpt ADDR]... \
+        [--size BYTES] [--delay SECONDS] [--smtputf8]
 
 After each message's final dot it writes D/<n>.json
     {"n": n, "mail_from": "...", "rcpt_to": [...], "data": "...",
@@ -12,6 +13,12 @@ After each message's final dot it writes D/<n>.json
 (data as received after dot-unstuffing, CRLF line ends kept, bytes mapped
 1:1 to characters, i.e. latin-1) and answers "250 2.0.0 Ok: queued as <n>".
 D/ready appears once it listens.  SIGTERM stops it.
+--size is the SIZE it announces (default 100 MiB, larger MAIL SIZE= gets
+552); --delay waits before answering the final dot (a slow server);
+--smtputf8 announces SMTPUTF8.
+Each session appends "open PEER TIME" and "quit PEER TIME" (ended by
+QUIT) or "close PEER TIME" (any other end) to D/sessions.log; each message also records "mail_args" (what followed
+MAIL FROM:<...>) and "pipelined" (RCPT was already sent with MAIL).
 
 From a test, use the Sink class: Sink(dir).start(); .messages();
 .wait_count(n, timeout); .stop().
@@ -90,10 +97,36 @@ class _Handler(socketserver.StreamRequestHandler):
             return None
         return line
 
+    def _session_log(self, what, peer):
+        with self.server.lock:
+            with open(os.path.join(self.server.opts.dir, "sessions.log"),
+                      "a") as f:
+                f.write("%s %s %.6f\n" % (what, peer, time.time()))
+
+    def _pipelined(self):
+        """Whether more input is already waiting (never blocks)."""
+        self.connection.settimeout(0)
+        try:
+            return bool(self.rfile.peek(1))
+        except (BlockingIOError, socket.timeout, OSError):
+            return False
+        finally:
+            self.connection.settimeout(self.timeout)
+
     def handle(self):
+        peer = "%s:%d" % self.client_address[:2]
+        self._session_log("open", peer)
+        self.logged_close = False
+        try:
+            self._handle(peer)
+        finally:
+            if not self.logged_close:
+                self._session_log("close", peer)
+
+    def _handle(self, peer):
         srv = self.server
         opts = srv.opts
-        peer = "%s:%d" % self.client_address[:2]
+        mail_args, pipelined = "", False
         self.reply("220 sink.test ESMTP test sink")
         helo, mail_from, rcpts = None, None, []
         while True:
@@ -108,8 +141,10 @@ class _Handler(socketserver.StreamRequestHandler):
                 mail_from, rcpts = None, []
                 self.reply("250-sink.test")
                 self.reply("250-PIPELINING")
-                self.reply("250-SIZE 104857600")
+                self.reply("250-SIZE %d" % opts.size)
                 self.reply("250-8BITMIME")
+                if opts.smtputf8:
+                    self.reply("250-SMTPUTF8")
                 self.reply("250 ENHANCEDSTATUSCODES")
             elif verb == "HELO":
                 helo = arg
@@ -121,6 +156,14 @@ class _Handler(socketserver.StreamRequestHandler):
                     continue
                 mail_from = _addr_of(arg[5:])
                 rcpts = []
+                mail_args = arg[5:].split(">", 1)[-1].strip()
+                pipelined = self._pipelined()
+                size = [int(p[5:]) for p in mail_args.upper().split()
+                        if p.startswith("SIZE=") and p[5:].isdigit()]
+                if size and size[0] > opts.size:
+                    mail_from = None
+                    self.reply("552 5.3.4 Message size exceeds fixed limit")
+                    continue
                 self.reply("250 2.1.0 Ok")
             elif verb == "RCPT":
                 if mail_from is None:
@@ -154,9 +197,12 @@ class _Handler(socketserver.StreamRequestHandler):
                         raw = raw[1:]
                     chunks.append(raw)
                 data = b"".join(chunks).decode("latin-1")
+                if opts.delay:
+                    time.sleep(opts.delay)
                 n = srv.store({"mail_from": mail_from, "rcpt_to": rcpts,
                                "data": data, "peer": peer, "helo": helo,
-                               "time": time.time()})
+                               "time": time.time(), "mail_args": mail_args,
+                               "pipelined": pipelined})
                 self.reply("250 2.0.0 Ok: queued as %d" % n)
                 mail_from, rcpts = None, []
             elif verb == "RSET":
@@ -165,6 +211,10 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "NOOP":
                 self.reply("250 2.0.0 Ok")
             elif verb == "QUIT":
+                # logged before the reply: the client may connect again
+                # as soon as it has it
+                self._session_log("quit", peer)
+                self.logged_close = True
                 self.reply("221 2.0.0 Bye")
                 return
             else:
@@ -178,6 +228,9 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--tempfail-rcpt", action="append", default=[])
     ap.add_argument("--permfail-rcpt", action="append", default=[])
+    ap.add_argument("--size", type=int, default=104857600)
+    ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--smtputf8", action="store_true")
     opts = ap.parse_args()
     opts.tempfail = {a.lower() for a in opts.tempfail_rcpt}
     opts.permfail = {a.lower() for a in opts.permfail_rcpt}
@@ -218,12 +271,19 @@ class Sink:
     The port stays the same across stop()/start()."""
 
     def __init__(self, dir, port=None, addr="127.0.0.1", tempfail=(),
-                 permfail=()):
+                 permfail=(), size=None, delay=None, smtputf8=False):
         self.dir = dir
         self.addr = addr
         self.port = port or free_port(addr)
         self.tempfail = list(tempfail)
         self.permfail = list(permfail)
+        self.extra = []
+        if size is not None:
+            self.extra += ["--size", str(size)]
+        if delay is not None:
+            self.extra += ["--delay", str(delay)]
+        if smtputf8:
+            self.extra += ["--smtputf8"]
         self.proc = None
         os.makedirs(dir, exist_ok=True)
         self.logpath = os.path.join(dir, "sink.log")
@@ -248,6 +308,7 @@ class Sink:
             cmd += ["--tempfail-rcpt", a]
         for a in self.permfail:
             cmd += ["--permfail-rcpt", a]
+        cmd += self.extra
         log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
@@ -327,6 +388,24 @@ class Sink:
     def recipients(self):
         """Every recipient of every message, in arrival order."""
         return [r for m in self.messages() for r in m["rcpt_to"]]
+
+    def sessions(self):
+        """[(what, peer, time)] from sessions.log, in order; what is
+        open, quit or close."""
+        try:
+            with open(os.path.join(self.dir, "sessions.log")) as f:
+                return [(w, p, float(t)) for w, p, t in
+                        (line.split() for line in f)]
+        except OSError:
+            return []
+
+    def max_concurrent(self):
+        """The most sessions that were open at once."""
+        n = top = 0
+        for what, _, _ in self.sessions():
+            n += 1 if what == "open" else -1
+            top = max(top, n)
+        return top
 
 
 if __name__ == "__main__":

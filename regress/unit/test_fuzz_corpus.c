@@ -35,6 +35,7 @@
 #include "../fuzz/fuzz_bounce.c"
 #include "../fuzz/fuzz_smtp_auth.c"
 #include "../fuzz/fuzz_ldap_conf.c"
+#include "../fuzz/fuzz_mta_dns.c"
 
 static const struct {
 	const char	*name;
@@ -54,6 +55,7 @@ static const struct {
 	{ "bounce",	fuzz_bounce },
 	{ "smtp_auth",	fuzz_smtp_auth },
 	{ "ldap_conf",	fuzz_ldap_conf },
+	{ "mta_dns",	fuzz_mta_dns },
 };
 
 /* Whole file into a malloc'd buffer of exactly its size (ASan sees overreads). */
