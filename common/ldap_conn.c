@@ -92,10 +92,20 @@ struct ldap_conn {
 	struct event		*ev_io, *ev_phase, *ev_kick;
 	struct lconn_searches	 waiting;	/* not sent yet */
 	struct lconn_searches	 sent;
+	/* a bind check (ldap_conn_bind_check); NULL on a service connection */
+	ldap_conn_bind_cb	 check_cb;
+	void			*check_arg;
+	struct event		*check_ev;	/* delivers the answer */
+	int			 check_status;	/* -2: not answered yet */
+	char			 check_why[1400];
 };
 
 static void	lconn_connect(struct ldap_conn *);
 static void	lconn_send_waiting(struct ldap_conn *);
+static void	lconn_check_end(struct ldap_conn *, int status,
+		    const char *why);
+static void	lconn_check_bound(struct ldap_conn *, int err,
+		    const char *why);
 
 static time_t
 lconn_now(void)
@@ -219,6 +229,10 @@ lconn_server_failed(struct ldap_conn *c, const char *fmt, ...)
 	va_end(ap);
 	snprintf(line, sizeof(line), "%s: %s", c->lc.servers[c->cur].url,
 	    why);
+	if (c->check_cb != NULL) {	/* a bind check: no backoff, no retry */
+		lconn_check_end(c, LDAP_CONN_ERROR, line);
+		return;
+	}
 	sv->next_try = lconn_now() + sv->delay;
 	log_warnx("table %s: ldap server %s (retry in %us)", c->label, line,
 	    sv->delay);
@@ -306,6 +320,8 @@ lconn_bind(struct ldap_conn *c)
 	cred.bv_len = strlen(c->lc.bind_pw);
 	rc = ldap_sasl_bind(c->ld, c->lc.bind_dn, LDAP_SASL_SIMPLE, &cred,
 	    NULL, NULL, &c->op_msgid);
+	if (c->check_cb != NULL)	/* sent once, never needed again */
+		explicit_bzero(c->lc.bind_pw, sizeof(c->lc.bind_pw));
 	if (rc != LDAP_SUCCESS) {
 		lconn_ld_error(c, rc, why, sizeof(why));
 		lconn_server_failed(c, "bind: %s", why);
@@ -539,6 +555,10 @@ lconn_op_result(struct ldap_conn *c, LDAPMessage *msg)
 			lconn_server_failed(c, "StartTLS: %s", why);
 		else
 			lconn_tls(c);
+		return;
+	}
+	if (c->check_cb != NULL) {
+		lconn_check_bound(c, err, why);
 		return;
 	}
 	if (err != LDAP_SUCCESS) {
@@ -780,7 +800,109 @@ ldap_conn_free(struct ldap_conn *c)
 		event_free(c->ev_phase);
 	if (c->ev_kick != NULL)
 		event_free(c->ev_kick);
+	if (c->check_ev != NULL)
+		event_free(c->check_ev);
 	/* the TLS context is libldap's, shared by reference; it stays */
 	explicit_bzero(c->lc.bind_pw, sizeof(c->lc.bind_pw));
+	explicit_bzero(c, sizeof(*c));
 	free(c);
+}
+
+/* ---- bind checks (ldap_conn_bind_check) ----
+ *
+ * A check is a struct ldap_conn of its own with check_cb set, made from
+ * the service connection: only the server that one uses, bind_dn and
+ * bind_pw the user's.  It runs the same states (connect, StartTLS or
+ * ldaps, bind) under the same timer (the table's timeout, from connect
+ * to the bind's answer); the hooks above end it instead of backing off
+ * or retrying, and the bind's answer ends it too.  The answer is
+ * delivered from a zero-timeout event, then the check freed.
+ */
+
+static void
+lconn_check_deliver(int fd, short ev, void *arg)
+{
+	struct ldap_conn *c = arg;
+
+	c->check_cb(c->check_arg, c->check_status, c->check_why);
+	ldap_conn_free(c);
+}
+
+static void
+lconn_check_end(struct ldap_conn *c, int status, const char *why)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (c->check_status != -2)
+		return;			/* answered already */
+	c->check_status = status;
+	strlcpy(c->check_why, why, sizeof(c->check_why));
+	explicit_bzero(c->lc.bind_pw, sizeof(c->lc.bind_pw));
+	lconn_close(c);
+	if (evtimer_add(c->check_ev, &tv) == -1)
+		fatalx("ldap: timer");
+}
+
+/* The answer to the user's bind: the only answer a check waits for. */
+static void
+lconn_check_bound(struct ldap_conn *c, int err, const char *why)
+{
+	char line[1400];
+
+	snprintf(line, sizeof(line), "%s: bind as %s: %s",
+	    c->lc.servers[c->cur].url, c->lc.bind_dn, why);
+	if (err == LDAP_SUCCESS)
+		lconn_check_end(c, LDAP_CONN_BIND_OK, "");
+	else if (err == LDAP_INVALID_CREDENTIALS)
+		lconn_check_end(c, LDAP_CONN_BIND_INVALID, line);
+	else
+		lconn_check_end(c, LDAP_CONN_ERROR, line);
+}
+
+int
+ldap_conn_bind_check(struct ldap_conn *svc, const char *dn,
+    const char *password, ldap_conn_bind_cb cb, void *arg, char *why,
+    size_t whysz)
+{
+	struct ldap_conn	*c;
+
+	if (dn[0] == '\0' || password[0] == '\0') {
+		snprintf(why, whysz, "empty %s: not a bind that checks "
+		    "anything", dn[0] == '\0' ? "DN" : "password");
+		return -1;
+	}
+	if (strlen(dn) >= sizeof(svc->lc.bind_dn) ||
+	    strlen(password) >= sizeof(svc->lc.bind_pw)) {
+		snprintf(why, whysz, "DN or password too long");
+		return -1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("ldap bind check");
+	c->lc = svc->lc;
+	explicit_bzero(c->lc.bind_pw, sizeof(c->lc.bind_pw));
+	strlcpy(c->lc.bind_dn, dn, sizeof(c->lc.bind_dn));
+	strlcpy(c->lc.bind_pw, password, sizeof(c->lc.bind_pw));
+	c->lc.servers[0] = svc->lc.servers[svc->cur];
+	c->lc.nservers = 1;
+	c->servers[0] = svc->servers[svc->cur];
+	c->servers[0].next_try = 0;
+	strlcpy(c->label, svc->label, sizeof(c->label));
+	c->base = svc->base;
+	c->fd = -1;
+	c->tls_ctx = svc->tls_ctx;
+	c->check_cb = cb;
+	c->check_arg = arg;
+	c->check_status = -2;
+	TAILQ_INIT(&c->waiting);
+	TAILQ_INIT(&c->sent);
+	if ((c->ev_phase = evtimer_new(c->base, lconn_phase_timeout, c)) ==
+	    NULL || (c->check_ev = evtimer_new(c->base, lconn_check_deliver,
+	    c)) == NULL)
+		fatalx("ldap: timer");
+	/* connect from the loop, so the answer never comes from this call
+	 * (the kick event's lconn_kick connects a DOWN connection) */
+	if ((c->ev_kick = event_new(c->base, -1, 0, lconn_kick, c)) == NULL)
+		fatalx("ldap: event");
+	event_active(c->ev_kick, EV_TIMEOUT, 0);
+	return 0;
 }

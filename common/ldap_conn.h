@@ -5,8 +5,9 @@
  * answers read when the socket is readable (ldap_result with a zero
  * timeout), so a slow directory never blocks the loop.
  *
- * Used by lookupd's ldap tables (lookupd/table_ldap.c); smtpctl may use
- * it for a one-shot export by running the loop until its searches end.
+ * Used by lookupd's ldap tables (lookupd/table_ldap.c) and, for SMTP
+ * AUTH, their bind checks (lookupd/lka_auth_ldap.c); smtpctl may use it
+ * for a one-shot export by running the loop until its searches end.
  */
 #ifndef MXGATE_LDAP_CONN_H
 #define MXGATE_LDAP_CONN_H
@@ -51,5 +52,27 @@ int		 ldap_conn_search(struct ldap_conn *, const char *base,
 		    ldap_conn_done_cb, void *arg, char *why, size_t whysz);
 /* The URL of the server in use or tried last. */
 const char	*ldap_conn_server(const struct ldap_conn *);
+
+/*
+ * Bind checks (SMTP AUTH against a directory): a simple bind as dn with
+ * password, on a connection of its own to the server c is using (or
+ * tried last), with c's TLS settings, CA and timeout; c itself is not
+ * touched, and the check's connection is closed once it has answered.
+ * Nothing is logged here: why names the server and the error.
+ */
+#define LDAP_CONN_BIND_OK	0	/* the directory accepted it */
+#define LDAP_CONN_BIND_INVALID	1	/* invalidCredentials */
+/* status: one of the two above, or LDAP_CONN_ERROR (why says what). */
+typedef void (*ldap_conn_bind_cb)(void *arg, int status, const char *why);
+/*
+ * 0: cb is called exactly once, later, from the event loop; the password
+ * is copied and wiped as soon as it is sent.  -1 (why set, no callback)
+ * when dn or password is empty (an empty password would be an LDAP
+ * "unauthenticated bind", which succeeds without checking anything) or
+ * too long.
+ */
+int		 ldap_conn_bind_check(struct ldap_conn *, const char *dn,
+		    const char *password, ldap_conn_bind_cb, void *arg,
+		    char *why, size_t whysz);
 
 #endif

@@ -71,7 +71,7 @@ int		 lka_decide_auth(struct lka_tables *, const char *client,
  * listener; anything else is TEMPFAIL (smtpd asked for a table it was
  * not given).  done() is called exactly once, maybe before
  * lka_auth_start() returns (file, cdb and inline tables are answered at
- * once; a directory bind would answer later).
+ * once; an ldap table answers later, from the event loop).
  */
 typedef void	 (*lka_auth_done)(void *arg, enum lka_auth_status);
 void		 lka_auth_start(struct lka_tables *, const char *table,
@@ -138,6 +138,10 @@ void		 lka_result_set(struct lka_result *, enum lka_status,
 struct table	*lka_auth_table(struct lka_tables *, const char *name);
 /* Load-time check of every entry of a listable credentials table. */
 int		 lka_auth_check_table(struct table *, char *err, size_t errsz);
+/* lka_auth_ldap.c: the ldap backend of lka_auth_start(); done is called
+ * later, from the event loop (or at once when nothing need be asked). */
+void		 lka_auth_ldap(struct table *, const char *user,
+		    const char *password, lka_auth_done, void *arg);
 
 /* lka_alias.c */
 enum table_res	 lka_alias_lookup(struct table *, const char *origin,

@@ -7,8 +7,10 @@
  * - file, cdb, inline: the value of the user's entry is a crypt(3) hash
  *   (sha512-crypt "$6$", bcrypt "$2b$", yescrypt "$y$", ...), checked
  *   with libxcrypt's crypt_rn();
- * - ldap: not yet (a bind as the user, answered asynchronously through
- *   the done callback); until then TEMPFAIL, never a rejection.
+ * - ldap: the user's entry is searched with the table's query_filter
+ *   and service bind, then a simple bind as that entry with the password
+ *   on a connection of its own, answered later through the done
+ *   callback (lka_auth_ldap.c).
  *
  * Guarantees:
  * - the password is never logged, and is wiped from our buffers
@@ -23,6 +25,25 @@
  * - listable tables have every hash checked when they are loaded
  *   (crypt_checksalt), so a typo in a hash is a config error, not a
  *   user who silently cannot log in.
+ * For ldap tables:
+ * - an empty password is FAILED without asking (to a directory it is an
+ *   "unauthenticated bind", which succeeds without checking anything);
+ * - the user name reaches the filter only RFC 4515 escaped; no entry or
+ *   more than one (logged) is FAILED, as is a disabled account when
+ *   active_directory is on;
+ * - invalidCredentials is FAILED; a directory that cannot answer
+ *   (unreachable, timing out, a search or bind error) is TEMPFAIL with
+ *   one log line naming the server and the error;
+ * - the table's service connection is never rebound as a user: the
+ *   user's bind has a connection of its own, closed once answered;
+ * - nothing is cached: every login asks the directory, and the password
+ *   is wiped from our buffers as soon as the bind is sent;
+ * - at most 64 checks run at a time (each may hold a connection to the
+ *   directory); beyond, TEMPFAIL.
+ * The equal-cost guarantee for unknown users is the hash tables' only:
+ * an unknown ldap user is answered without a bind, one round trip to
+ * the directory sooner (smtpd's growing delay after each failure is far
+ * longer).
  */
 #include <crypt.h>
 #include <stdio.h>
@@ -37,20 +58,21 @@
 /* Hashed with for unknown users, whose answer is FAILED whatever. */
 #define LKA_AUTH_DUMMY_HASH	"$6$mxgate.dummy$"
 
-typedef enum lka_auth_status (*lka_auth_check_fn)(struct table *,
-    const char *user, const char *password);
+/* Calls done exactly once, now or later. */
+typedef void (*lka_auth_check_fn)(struct table *, const char *user,
+    const char *password, lka_auth_done, void *arg);
 
-static enum lka_auth_status	lka_auth_hash(struct table *, const char *,
-				    const char *);
+static void	lka_auth_hash_check(struct table *, const char *,
+		    const char *, lka_auth_done, void *);
 
 static const struct {
 	enum table_type		 type;
-	lka_auth_check_fn	 check;		/* NULL: not supported yet */
+	lka_auth_check_fn	 check;		/* NULL: not supported */
 } lka_auth_backends[] = {
-	{ TABLE_FILE,	lka_auth_hash },
-	{ TABLE_CDB,	lka_auth_hash },
-	{ TABLE_INLINE,	lka_auth_hash },
-	{ TABLE_LDAP,	NULL },
+	{ TABLE_FILE,	lka_auth_hash_check },
+	{ TABLE_CDB,	lka_auth_hash_check },
+	{ TABLE_INLINE,	lka_auth_hash_check },
+	{ TABLE_LDAP,	lka_auth_ldap },
 };
 
 /* The hash lookup is synchronous; one buffer serves every check. */
@@ -109,6 +131,14 @@ lka_auth_hash(struct table *t, const char *user, const char *password)
 	return rc == 1 ? LKA_AUTH_OK : LKA_AUTH_FAILED;
 }
 
+/* The hash tables answer at once. */
+static void
+lka_auth_hash_check(struct table *t, const char *user, const char *password,
+    lka_auth_done done, void *arg)
+{
+	done(arg, lka_auth_hash(t, user, password));
+}
+
 static lka_auth_check_fn
 lka_auth_backend(const struct table *t)
 {
@@ -135,12 +165,12 @@ lka_auth_start(struct lka_tables *lt, const char *table, const char *user,
 		return;
 	}
 	if ((check = lka_auth_backend(t)) == NULL) {
-		log_warnx("table %s: %s tables cannot check passwords yet",
+		log_warnx("table %s: %s tables cannot check passwords",
 		    t->name, t->backend->name);
 		done(arg, LKA_AUTH_TEMPFAIL);
 		return;
 	}
-	done(arg, check(t, user, password));
+	check(t, user, password, done, arg);
 }
 
 struct lka_auth_load {
@@ -194,7 +224,7 @@ lka_auth_check_table(struct table *t, char *err, size_t errsz)
 
 	if (lka_auth_backend(t) == NULL) {
 		snprintf(err, errsz, "table %s: %s tables cannot be used for "
-		    "auth yet", t->name, t->backend->name);
+		    "auth", t->name, t->backend->name);
 		return -1;
 	}
 	if (!table_can_list(t))

@@ -21,8 +21,9 @@
  *   peer id and reqid, every IMSG_LKA_ROUTE from queued one
  *   IMSG_LKA_ROUTE_RESULT; a malformed request is fatal to the link;
  * - every IMSG_LKA_AUTH gets exactly one IMSG_LKA_AUTH_RESULT (lka_auth.c
- *   checks the password); the password is wiped once checked and never
- *   logged;
+ *   checks the password; against an ldap table the answer comes later,
+ *   and other requests are answered meanwhile); the password is wiped
+ *   once checked and never logged;
  * - a decision that waits for a directory (ldap tables, see table.h) is
  *   kept, not answered, and run again from the start when the answers it
  *   waits for are in; never more than LOOKUPD_ROUNDS_MAX times (then

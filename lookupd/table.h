@@ -117,6 +117,14 @@ struct table_ldap_stats {
 int		 table_ldap_stats(const struct table *,
 		    struct table_ldap_stats *);
 
+/* An ldap table as credentials (lka_auth_ldap.c): its directory's
+ * settings (bind password wiped) and service connection, which live as
+ * long as the process; NULL if t is not an open ldap table. */
+struct ldap_conf;
+struct ldap_conn;
+struct ldap_conn *table_ldap_dir(const struct table *,
+		    const struct ldap_conf **);
+
 /* Loads a table; NULL with err set ("file:line: why") on failure. */
 struct table	*table_open(const struct table_conf *, char *err, size_t errsz);
 void		 table_close(struct table *);

@@ -928,3 +928,14 @@ table_ldap_stats(const struct table *t, struct table_ldap_stats *st)
 	st->server = ldap_conn_server(d->conn);
 	return 0;
 }
+
+struct ldap_conn *
+table_ldap_dir(const struct table *t, const struct ldap_conf **lcp)
+{
+	struct tldap_dir	*d;
+
+	if (t->type != TABLE_LDAP || (d = t->handle) == NULL)
+		return NULL;
+	*lcp = &d->lc;
+	return d->conn;
+}
