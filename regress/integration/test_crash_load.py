@@ -126,6 +126,18 @@ def subjects(sink):
     return out
 
 
+def queue_ids(sink):
+    """subject -> the queue id in our Received: field, for messages the
+    client never heard 250 for (smtpd killed after the commit)."""
+    out = {}
+    for m in sink.messages():
+        s = re.search(r"(?m)^Subject: (\S+)", m["data"])
+        q = re.search(r"\(mxgate\)[^;]*? id ([0-9A-Za-z]+)", m["data"])
+        if s and q:
+            out[s.group(1)] = q.group(1)
+    return out
+
+
 def main():
     t = Tap()
     sink = Sink(mkdtemp("mxgate-sink-")).start()
@@ -183,10 +195,11 @@ def main():
         def duplicates():
             log = gw.log()
             unexplained = []
+            ids = queue_ids(sink)
             for s, n in subjects(sink).items():
                 if n < 2:
                     continue
-                qid = accepted.get(s)
+                qid = accepted.get(s) or ids.get(s)
                 if qid is None or not re.search(
                         r"%s: (to=<[^>]*>, status=deferred \(delivery "
                         r"interrupted|recovered from the spool)" % qid, log):
