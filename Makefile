@@ -92,6 +92,52 @@ regress/unit/test_%: regress/unit/test_%.o $(LIBS_PROC) common/libcommon.a
 
 unit: $(UNIT_PROGS)
 
+# The test build: every program again, with -DMXGATE_TEST_HOOKS (see
+# common/test_hook.h), objects and binaries under regress/build/ only.
+# `make all` never has the hooks; `make check` builds both.
+TB		 = regress/build
+TB_CFLAGS	 = $(ALL_CFLAGS) -DMXGATE_TEST_HOOKS
+TB_PROGS	 = $(addprefix $(TB)/,$(PROGS))
+TB_COMMON	 = $(TB)/common/libcommon.a
+TB_PARENT	 = $(addprefix $(TB)/,$(PARENT_SRCS:.c=.o))
+# every library for every program (each LIBS_* variable but the
+# archives, LIBS_BASE last), so a library a release link line gains is
+# never missing here
+TB_LIBS		 = $(foreach v,$(sort $(filter-out LIBS_PROC LIBS_BASE,\
+		   $(filter LIBS_%,$(.VARIABLES)))),$($(v))) $(LIBS_BASE)
+tb_prog		 = $(TB)/$(1)/$(2).o $(TB)/$(1)/lib$(1).a $(TB_COMMON)
+
+$(TB)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(TB_CFLAGS) -c -o $@ $<
+$(TB)/common/parse.o: common/parse.c
+	@mkdir -p $(@D)
+	$(CC) $(TB_CFLAGS) -Wno-sign-compare -Wno-unused-but-set-variable -c -o $@ $<
+$(TB)/common/conf.o: common/parse.c
+$(TB)/common/libcommon.a: $(addprefix $(TB)/,$(COMMON_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+$(TB)/%.a:
+	rm -f $@
+	ar rcs $@ $^
+$(foreach d,smtpd lookupd queued mtad smtpctl,\
+    $(eval $(TB)/$(d)/lib$(d).a: $(addprefix $(TB)/,$($(d)_OBJS))))
+
+$(TB)/smtpd/smtpd: $(TB_PARENT) $(TB_COMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/smtpd/mxgate-smtpd: $(call tb_prog,smtpd,smtp)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/lookupd/mxgate-lookupd: $(call tb_prog,lookupd,lookupd)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/queued/mxgate-queued: $(call tb_prog,queued,queued)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/mtad/mxgate-mtad: $(call tb_prog,mtad,mtad)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+$(TB)/smtpctl/smtpctl: $(call tb_prog,smtpctl,smtpctl)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TB_LIBS)
+
+testbuild: $(TB_PROGS)
+
 deps:
 	@sh .ci/deps build
 
@@ -105,7 +151,7 @@ run: deps all users
 	./smtpd/smtpd -d -f etc/mxgate.conf -B .
 
 check: test-deps users
-	$(MAKE) all unit
+	$(MAKE) all unit testbuild
 	@sh regress/run
 
 # Not part of check: each has its own time budget.
@@ -142,10 +188,11 @@ clean:
 	rm -f $(PROGS) $(UNIT_PROGS) common/parse.c common/parse.h \
 	    */*.o */*.d */*.a regress/unit/*.o regress/unit/*.d \
 	    bench/lookups_bench
-	rm -rf regress/tmp
+	rm -rf regress/tmp $(TB)
 
-.PHONY: all unit deps test-deps users run check fuzz asan bench install clean
+.PHONY: all unit testbuild deps test-deps users run check fuzz asan bench install clean
 .SUFFIXES:
 .SECONDARY:
 
 -include $(wildcard $(addsuffix /*.d,common smtpd lookupd queued mtad smtpctl regress/unit))
+-include $(wildcard $(TB)/*/*.d)

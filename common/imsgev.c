@@ -173,6 +173,7 @@ imsgev_fail(struct imsgev *iev, const char *why)
 {
 	if (iev->ev == NULL || iev->closing)
 		return;
+	iev->faulted = 1;
 	imsgev_closing(iev, why, 1);
 	/* finish outside the caller: from this dispatch, or the loop */
 	if (!iev->dispatching) {
@@ -246,6 +247,24 @@ imsgev_do_write(struct imsgev *iev)
 	}
 }
 
+/*
+ * Who sent the frame being handled (or the malformed one at the head of
+ * the buffer): a fault report names that pid, so the parent never kills
+ * a restarted process for what its predecessor sent.
+ */
+static void
+imsgev_note_pid(struct imsgev *iev, const struct imsg_hdr *hdr)
+{
+	struct imsg_hdr raw;
+
+	if (hdr == NULL && iev->ibuf.rlen >= IMSG_HDR_SIZE) {
+		memcpy(&raw, iev->ibuf.rbuf, sizeof(raw));
+		hdr = &raw;
+	}
+	if (hdr != NULL)
+		iev->peer_pid = hdr->pid;
+}
+
 static void
 imsgev_do_read(struct imsgev *iev)
 {
@@ -269,7 +288,9 @@ imsgev_do_read(struct imsgev *iev)
 	while (!iev->closing) {
 		if ((r = imsg_get(&iev->ibuf, &imsg)) == 0)
 			break;
+		imsgev_note_pid(iev, r == 1 ? &imsg.hdr : NULL);
 		if (r == -1) {
+			iev->faulted = 1;
 			imsgev_closing(iev, "malformed message", 1);
 			break;
 		}

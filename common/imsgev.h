@@ -26,6 +26,8 @@ struct imsgev {
 	const char	*peername;	/* for log lines: "lookupd", ... */
 	short		 events;
 	int		 closing;
+	int		 faulted;	/* closed for what the peer sent */
+	uint32_t	 peer_pid;	/* sender pid in the last header read */
 	int		 dispatching;
 };
 

@@ -48,6 +48,8 @@ static const char *const imsg_names[IMSG_TYPE_COUNT] = {
 	N(IMSG_CTL_TEST_RCPT),
 	N(IMSG_CTL_TABLE_LOOKUP),
 	N(IMSG_CTL_SHOW_TABLES),
+	N(IMSG_PEER_FAULT),
+	N(IMSG_CTL_TEST_HOOK),
 };
 
 static const char *const proc_names[PROC_COUNT] = {

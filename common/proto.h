@@ -156,6 +156,17 @@ enum imsg_type {
 	IMSG_CTL_TABLE_LOOKUP,	/* str table name, str key */
 	IMSG_CTL_SHOW_TABLES,	/* (none) */
 
+	/* robustness: a worker that closed a peer's link because of a
+	 * malformed or unexpected message names the sender; the parent
+	 * restarts it (the restart relinks both). */
+	IMSG_PEER_FAULT,	/* worker -> parent: u32 proc_id of the peer,
+				 * u32 sender pid in the offending frame */
+	/* Test hooks (regress/build only, -DMXGATE_TEST_HOOKS): a worker
+	 * attempts what its sandbox forbids or sends bad frames.  A release
+	 * parent answers "not supported"; a release worker fails the link. */
+	IMSG_CTL_TEST_HOOK,	/* smtpctl -> parent: str worker, str action;
+				 * parent -> worker: str action */
+
 	IMSG_TYPE_COUNT
 };
 

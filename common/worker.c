@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mbuf.h"
 #include "sandbox.h"
+#include "test_hook.h"
 #include "worker.h"
 
 #define CONF_TEXT_MAX	(16 * 1024 * 1024)
@@ -160,6 +161,18 @@ worker_conf_end(struct imsgev *iev)
 	worker_ready(0, "");
 }
 
+/* The peer said something malformed or unexpected: the parent restarts it. */
+static void
+worker_peer_fault(enum proc_id id, uint32_t pid)
+{
+	struct mbuf m;
+
+	mbuf_init(&m);
+	mbuf_add_u32(&m, id);
+	mbuf_add_u32(&m, pid);
+	imsgev_compose_mbuf(&w.parent, IMSG_PEER_FAULT, 0, -1, &m);
+}
+
 static void
 peer_down(enum proc_id id, uint32_t n)
 {
@@ -172,6 +185,8 @@ peer_down(enum proc_id id, uint32_t n)
 static void
 worker_peer_closed(struct imsgev *iev)
 {
+	if (iev->faulted)
+		worker_peer_fault(LINK_ID(iev->arg), iev->peer_pid);
 	peer_down(LINK_ID(iev->arg), LINK_INSTANCE(iev->arg));
 }
 
@@ -224,6 +239,9 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_PEER_FD:
 		worker_peer_fd(iev, imsg);
 		break;
+	case IMSG_CTL_TEST_HOOK:
+		worker_test_hook(iev, imsg);
+		break;
 	default:
 		if (w.receiving && w.ops->conf_msg != NULL)
 			w.ops->conf_msg(iev, imsg);
@@ -233,6 +251,26 @@ worker_parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 			imsgev_fail(iev, "unexpected message from parent");
 	}
 }
+
+#ifdef MXGATE_TEST_HOOKS
+/* Test build: SIGTERM exits through exit(3), so LeakSanitizer reports. */
+static void
+worker_sigterm(int sig, short ev, void *arg)
+{
+	log_debug("SIGTERM, exiting");
+	exit(0);
+}
+
+static void
+worker_clean_exit(void)
+{
+	struct event *ev;
+
+	if ((ev = evsignal_new(w.base, SIGTERM, worker_sigterm, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("SIGTERM handler");
+}
+#endif
 
 static void
 worker_parent_closed(struct imsgev *iev)
@@ -267,6 +305,9 @@ worker_main(int argc, char **argv, const struct worker_ops *ops)
 	tzset();		/* read the zone file while we still can */
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+#ifdef MXGATE_TEST_HOOKS
+	worker_clean_exit();
+#endif
 	if (imsgev_init(&w.parent, w.base, PARENT_FD, "parent",
 	    worker_parent_dispatch, worker_parent_closed, NULL) == -1)
 		fatal("link to parent");

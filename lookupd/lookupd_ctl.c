@@ -349,8 +349,10 @@ lookupd_ctl(struct imsgev *iev, struct imsg *imsg,
 	case IMSG_CTL_SHOW_TABLES:
 		if (imsg->datalen != 0)
 			imsgev_fail(iev, "malformed show tables request");
-		else
+		else {
 			ctl_show_tables(&o, tables());
+			free(o.buf);	/* its lines went out with the end */
+		}
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message from parent");

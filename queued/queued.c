@@ -464,9 +464,16 @@ queue_send_batch(const struct sched_batch *b, void *arg)
 	size_t k;
 	int fd;
 
-	if ((iev = worker_peer(PROC_MTAD)) == NULL ||
-	    (fd = spool_msg_open(&q.spool, env->id)) == -1)
+	if ((iev = worker_peer(PROC_MTAD)) == NULL)
 		return -1;
+	/* out of descriptors or memory: later; anything else: quarantine */
+	if ((fd = spool_msg_open(&q.spool, env->id)) == -1)
+		return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ?
+		    -1 : SCHED_SEND_BROKEN;
+	if (spool_msg_usable(fd, env) == -1) {
+		close(fd);
+		return SCHED_SEND_BROKEN;
+	}
 	mbuf_init(&m);
 	mbuf_add_u64(&m, b->id);
 	mbuf_add_str(&m, env->id);
@@ -635,6 +642,9 @@ queue_loaded(struct envelope *env, void *arg)
 
 	for (i = 0; i < env->nrcpt; i++)
 		env->rcpt[i].next = now;
+	/* a delivery the crash interrupted is made again: say so */
+	log_info("%s: recovered from the spool, %zu pending recipient(s)",
+	    env->id, envelope_pending(env));
 	if (sched_add(&q.sched, env) == -1)
 		fatalx("%s: out of memory loading the queue", env->id);
 }

@@ -190,33 +190,80 @@ batch_defer(struct scheduler *s, struct sched_batch *b, int64_t now)
 	batch_free(s, b);
 }
 
+/* The batch was never sent: its recipients are due as they were. */
+static void
+batch_unsend(struct scheduler *s, struct sched_batch *b)
+{
+	size_t k;
+
+	for (k = 0; k < b->n; k++)
+		b->msg->env->rcpt[b->idx[k]].inflight = 0;
+	batch_free(s, b);
+}
+
+/*
+ * Broken messages leave the queue for corrupt/ at once; like a removed
+ * one, a message with batches still at mtad is freed when they are back.
+ */
+static void
+sched_sweep_broken(struct scheduler *s)
+{
+	struct sched_msg *m, *next;
+
+	for (m = TAILQ_FIRST(&s->msgs); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (!m->broken || m->removed)
+			continue;
+		spool_quarantine(s->spool, m->env->id, "message file unusable");
+		m->removed = 1;
+		sched_release(s, m);
+	}
+}
+
+/* One message's due recipients; -1 ends the pass. */
+static int
+dispatch_msg(struct scheduler *s, struct sched_msg *m, int64_t now,
+    sched_send_fn send, void *arg, size_t *sent)
+{
+	struct sched_batch *b;
+	size_t i;
+	int rv;
+
+	for (i = 0; i < m->env->nrcpt && !m->broken; i++) {
+		if (s->ninflight >= SCHED_MAX_INFLIGHT)
+			return -1;
+		if (!rcpt_due(&m->env->rcpt[i], now))
+			continue;
+		if ((b = batch_new(s, m, i, now)) == NULL)
+			return -1;
+		if ((rv = send(b, arg)) == SCHED_SEND_BROKEN) {
+			batch_unsend(s, b);
+			m->broken = 1;
+		} else if (rv == -1) {
+			batch_defer(s, b, now);
+			return -1;
+		} else
+			(*sent)++;
+	}
+	return 0;
+}
+
 size_t
 sched_dispatch(struct scheduler *s, int64_t now, sched_send_fn send,
     void *arg)
 {
-	struct sched_batch *b;
 	struct sched_msg *m;
-	size_t i, sent = 0;
+	size_t sent = 0;
 
 	if (s->paused)
 		return 0;
 	TAILQ_FOREACH(m, &s->msgs, entry) {
 		if (m->removed)
 			continue;
-		for (i = 0; i < m->env->nrcpt; i++) {
-			if (s->ninflight >= SCHED_MAX_INFLIGHT)
-				return sent;
-			if (!rcpt_due(&m->env->rcpt[i], now))
-				continue;
-			if ((b = batch_new(s, m, i, now)) == NULL)
-				return sent;
-			if (send(b, arg) == -1) {
-				batch_defer(s, b, now);
-				return sent;
-			}
-			sent++;
-		}
+		if (dispatch_msg(s, m, now, send, arg, &sent) == -1)
+			break;
 	}
+	sched_sweep_broken(s);
 	return sent;
 }
 
@@ -229,6 +276,16 @@ log_rcpt(const struct envelope *env, const struct envelope_rcpt *r,
 	log_info("%s: to=<%s>, status=%s (%s)", env->id,
 	    envelope_vis(to, sizeof(to), r->to), status,
 	    envelope_vis(reply, sizeof(reply), r->reply));
+}
+
+static void
+log_rcpt_note(const struct envelope *env, const struct envelope_rcpt *r,
+    const char *status, const char *note)
+{
+	char to[ENVELOPE_ADDR_MAX];
+
+	log_info("%s: to=<%s>, status=%s (%s)", env->id,
+	    envelope_vis(to, sizeof(to), r->to), status, note);
 }
 
 static void
@@ -454,14 +511,23 @@ sched_route_reset(struct scheduler *s)
 				m->env->rcpt[i].inflight = 0;
 }
 
+/*
+ * mtad went away with these batches: the next hop may have taken some of
+ * them already, so a second delivery is possible; say so per recipient.
+ */
 void
 sched_requeue_inflight(struct scheduler *s, int64_t now)
 {
 	struct sched_batch *b;
 	struct sched_msg *m;
+	size_t k;
 
 	while ((b = TAILQ_FIRST(&s->batches)) != NULL) {
 		m = b->msg;
+		for (k = 0; k < b->n && !m->removed; k++)
+			log_rcpt_note(m->env, &m->env->rcpt[b->idx[k]],
+			    "deferred", "delivery interrupted: link to mtad "
+			    "lost, it may be repeated");
 		batch_defer(s, b, now);
 		sched_release(s, m);
 	}

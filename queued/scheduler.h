@@ -26,6 +26,7 @@ struct sched_msg {
 	unsigned		 ninflight;	/* batches at mtad */
 	int			 removed;	/* by smtpctl remove; freed once
 						 * its batches are back */
+	int			 broken;	/* message file unusable */
 };
 
 /* Recipients of one message sharing one relay, handed to mtad. */
@@ -82,8 +83,11 @@ int	sched_add(struct scheduler *, struct envelope *);
  * Forms batches of due recipients (one per message and relay) while
  * fewer than SCHED_MAX_INFLIGHT are out, calling send for each.  A batch
  * send refuses (-1) goes back to deferred (now + retry_min) and ends the
- * pass.  Returns the number sent.
+ * pass.  SCHED_SEND_BROKEN from send: the message file is unusable; the
+ * message is quarantined (spool_quarantine) as soon as none of its
+ * batches is at mtad, and the pass goes on.  Returns the number sent.
  */
+#define SCHED_SEND_BROKEN	(-2)
 typedef int (*sched_send_fn)(const struct sched_batch *, void *arg);
 size_t	sched_dispatch(struct scheduler *, int64_t now, sched_send_fn,
 	    void *arg);

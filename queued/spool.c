@@ -210,12 +210,34 @@ spool_msg_open(struct spool *sp, const char *id)
 {
 	char name[SPOOL_NAME_MAX];
 	int fd;
+	int saved;
 
 	spool_name(name, id, KIND_MSG);
 	fd = openat(sp->queuefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		saved = errno;
 		log_warn("%s: open message file", id);
+		errno = saved;
+	}
 	return fd;
+}
+
+int
+spool_msg_usable(int fd, const struct envelope *env)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: stat message file", env->id);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != env->size) {
+		log_warnx("%s: message file has %lld bytes, expected %llu",
+		    env->id, (long long)st.st_size,
+		    (unsigned long long)env->size);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -586,6 +608,26 @@ rec_quarantine(struct spool *sp, const char *id, int kinds, const char *why)
 	}
 	if (fsync(sp->corruptfd) == -1)
 		log_warn("spool: sync corrupt directory");
+}
+
+int
+spool_quarantine(struct spool *sp, const char *id, const char *why)
+{
+	char name[SPOOL_NAME_MAX];
+	struct stat st;
+	int rv = 0;
+
+	log_warnx("%s: %s, moved to corrupt/ with its envelope", id, why);
+	spool_name(name, id, KIND_ENV);
+	if (rec_move(sp, name) == -1)
+		rv = -1;
+	spool_name(name, id, KIND_MSG);
+	if (fstatat(sp->queuefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    rec_move(sp, name) == -1)
+		rv = -1;
+	if (fsync(sp->corruptfd) == -1 || fsync(sp->queuefd) == -1)
+		log_warn("spool: sync after quarantine");
+	return rv;
 }
 
 /* A message without envelope: never acknowledged, removed. */

@@ -38,8 +38,16 @@ void	spool_close(struct spool *);
  * Returns a write-only fd of it, or -1.
  */
 int	spool_create(struct spool *, char id[QUEUE_ID_LEN + 1]);
-/* A read-only fd of a message file, or -1. */
+/* A read-only fd of a message file, or -1 (errno kept). */
 int	spool_msg_open(struct spool *, const char *id);
+/* 0 if fd is a regular file of env->size bytes, else -1 (logged). */
+int	spool_msg_usable(int fd, const struct envelope *);
+/*
+ * A committed message found unusable while running (message file
+ * missing, unreadable, of another size): its envelope and message file
+ * go to corrupt/, so it is neither retried for ever nor lost.  0 or -1.
+ */
+int	spool_quarantine(struct spool *, const char *id, const char *why);
 
 /*
  * Step 1 of a batched commit (spool.c): checks that the message file is

@@ -111,6 +111,19 @@ flow(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
 	return 0;
 }
 
+/* `test hook WORKER ACTION`: the daemon decides whether it has hooks. */
+static int
+test_hook(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
+{
+	if (argc != 2) {
+		snprintf(err, errsz, "expected a worker and an action");
+		return -1;
+	}
+	mbuf_add_str(m, argv[0]);
+	mbuf_add_str(m, argv[1]);
+	return 0;
+}
+
 /* Arguments go as they are; lookupd checks them and says what is wrong. */
 static int
 test_rcpt(int argc, char **argv, struct mbuf *m, char *err, size_t errsz)
@@ -166,6 +179,8 @@ static const struct ctl_cmd commands[] = {
 	{ { "resume", NULL },		IMSG_CTL_RESUME,	flow },
 	{ { "reload", NULL },		IMSG_CTL_RELOAD,	no_args },
 	{ { "stop", NULL },		IMSG_CTL_STOP,		no_args },
+	/* test builds only (common/test_hook.h); not in the usage */
+	{ { "test", "hook" },		IMSG_CTL_TEST_HOOK,	test_hook },
 };
 
 int

@@ -3,6 +3,7 @@
  *   smtpctl [-s socket] COMMAND [ARGS]	(ctl_cmd.c lists them)
  *   smtpctl makemap file			(local, see makemap.c)
  *   smtpctl ldap-export ldapconf outfile	(local, see ldap_export.c)
+ *   smtpctl test hook worker action	(test builds only, test_hook.h)
  * Lines the daemon sends are printed as they come; the final status
  * decides the exit code.
  */

@@ -220,7 +220,8 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 	if (c->hello && parent_ctl_lookupd(c->id, imsg))
 		return;
 	if (imsg->hdr.type != IMSG_CTL_HELLO && (!c->hello ||
-	    (imsg->datalen != 0 && !for_queued(imsg->hdr.type)))) {
+	    (imsg->datalen != 0 && !for_queued(imsg->hdr.type) &&
+	    imsg->hdr.type != IMSG_CTL_TEST_HOOK))) {
 		imsgev_fail(iev, "unexpected control request");
 		return;
 	}
@@ -243,6 +244,9 @@ client_dispatch(struct imsgev *iev, struct imsg *imsg)
 		control_end(c->id, 0, "stopping");
 		event_base_once(parent.base, -1, EV_TIMEOUT, stop_cb, NULL,
 		    &soon);
+		break;
+	case IMSG_CTL_TEST_HOOK:
+		parent_test_hook(c->id, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unknown control request");

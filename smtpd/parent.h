@@ -57,6 +57,11 @@ void	parent_reap(void);
 void	parent_stop_workers(void);
 void	parent_send_conf(struct worker_proc *);
 int	parent_worker_running(const struct worker_proc *);
+int	parent_linked(enum proc_id, enum proc_id);
+
+/* parent_fault.c */
+void	parent_peer_fault(struct worker_proc *, struct imsg *);
+void	parent_test_hook(uint32_t client, struct imsg *);
 
 /* parent_workers.c */
 void	parent_init_workers(void);

@@ -22,6 +22,7 @@
 #include "sandbox.h"
 
 #define CONF_CHUNK	(IMSG_MAX_SIZE - IMSG_HDR_SIZE)
+#define QUICK_DEATH	2	/* seconds: dying sooner counts for the backoff */
 
 /* Which workers talk to which: each pair gets its own socketpair. */
 static const enum proc_id links[][2] = {
@@ -30,6 +31,19 @@ static const enum proc_id links[][2] = {
 	{ PROC_QUEUED, PROC_MTAD },
 	{ PROC_QUEUED, PROC_LOOKUPD },	/* routes of DSNs queued makes */
 };
+
+/* 1 if a and b have a link of their own. */
+int
+parent_linked(enum proc_id a, enum proc_id b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if ((links[i][0] == a && links[i][1] == b) ||
+		    (links[i][0] == b && links[i][1] == a))
+			return 1;
+	return 0;
+}
 
 static void	parent_worker_dispatch(struct imsgev *, struct imsg *);
 static void	parent_worker_closed(struct imsgev *);
@@ -267,6 +281,7 @@ worker_died(struct worker_proc *wp, pid_t pid, int status)
 {
 	struct timeval	tv = { 0, 0 };
 	time_t		uptime = time(NULL) - wp->started;
+	int		was_ready = wp->ready;
 
 	if (!parent.stopping)
 		log_death(wp, pid, status);
@@ -278,8 +293,13 @@ worker_died(struct worker_proc *wp, pid_t pid, int status)
 	wp->ready = 0;
 	if (parent.stopping)
 		return;
-	/* A worker that keeps dying at start-up is retried ever slower. */
-	wp->quick_deaths = uptime < 10 ? wp->quick_deaths + 1 : 0;
+	/*
+	 * A worker that keeps dying at start-up (before it answered READY,
+	 * or within QUICK_DEATH seconds) is retried ever slower; one killed
+	 * while in service comes back at once, however often that happens.
+	 */
+	wp->quick_deaths = (!was_ready || uptime < QUICK_DEATH) ?
+	    wp->quick_deaths + 1 : 0;
 	if (wp->quick_deaths > 0)
 		tv.tv_sec = wp->quick_deaths > 6 ? 60 : 1 << (wp->quick_deaths - 1);
 	evtimer_add(wp->restart_ev, &tv);
@@ -380,6 +400,9 @@ parent_worker_dispatch(struct imsgev *iev, struct imsg *imsg)
 			return;
 		}
 		control_relay(imsg->hdr.peerid, imsg);
+		break;
+	case IMSG_PEER_FAULT:
+		parent_peer_fault(wp, imsg);
 		break;
 	default:
 		imsgev_fail(iev, "unexpected message");

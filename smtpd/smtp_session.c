@@ -67,6 +67,8 @@
 #define SMTP_REPLY_MAX	1024
 /* IMSG_QUEUE_COMMIT must fit in one frame */
 #define SMTP_COMMIT_MAX	(IMSG_MAX_SIZE - IMSG_HDR_SIZE)
+/* bytes per second a message must average (Postfix smtpd_min_data_rate) */
+#define SMTP_MIN_DATA_RATE 500
 
 enum smtp_state {
 	SMTP_S_COMMAND,		/* reading command lines */
@@ -163,6 +165,9 @@ struct smtp_session {
 	enum smtp_body		 body;
 	struct esmtp_mail	 mail_esmtp;
 	struct esmtp_rcpt	 rcpt_esmtp;
+
+	/* slow DATA (session_data_progress) */
+	double			 data_deadline;	/* CLOCK_MONOTONIC, in DATA */
 };
 
 TAILQ_HEAD(smtp_session_list, smtp_session);
@@ -263,6 +268,32 @@ session_read_timeout(struct smtp_session *s, enum smtp_state state)
 }
 
 /*
+ * Slow DATA: the message must come at SMTP_MIN_DATA_RATE on average.
+ * Entering DATA (n 0) allows the data-timeout; every n bytes read buy
+ * n / rate seconds more, never more than the data-timeout from now.
+ * wait_ev serves as that deadline in SMTP_S_DATA.
+ */
+static void
+session_data_progress(struct smtp_session *s, size_t n)
+{
+	struct timespec	 ts;
+	struct timeval	 tv;
+	double		 now, limit, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	limit = now + s->p.data_timeout;
+	if (n == 0 || s->data_deadline > limit)
+		s->data_deadline = limit;
+	else if ((s->data_deadline += (double)n / SMTP_MIN_DATA_RATE) > limit)
+		s->data_deadline = limit;
+	left = s->data_deadline > now ? s->data_deadline - now : 0;
+	tv.tv_sec = (time_t)left;
+	tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+	evtimer_add(s->wait_ev, &tv);
+}
+
+/*
  * Reading: only in COMMAND, DATA and BDAT, and not while the client does not
  * read our replies or a peer link is congested.
  */
@@ -273,9 +304,12 @@ session_set_state(struct smtp_session *s, enum smtp_state state)
 
 	if (state != s->state)
 		session_read_timeout(s, state);
-	if (state != s->state && (state == SMTP_S_LOOKUP ||
+	if (state != s->state && (state == SMTP_S_DATA ||
+	    state == SMTP_S_BDAT))
+		session_data_progress(s, 0);
+	else if (state != s->state && (state == SMTP_S_LOOKUP ||
 	    state == SMTP_S_CREATE || state == SMTP_S_COMMIT ||
-	    state == SMTP_S_AUTH))
+	    state == SMTP_S_AUTH || state == SMTP_S_COMMAND))
 		evtimer_add(s->wait_ev, &tv);
 	else if (state != s->state)
 		evtimer_del(s->wait_ev);
@@ -961,6 +995,19 @@ session_command(struct smtp_session *s, char *line)
 }
 
 /*
+ * The next command line must be complete within the timeout, however
+ * slowly it trickles in: the read timeout alone restarts with every byte
+ * (slowloris).  wait_ev serves as that deadline in SMTP_S_COMMAND.
+ */
+static void
+session_command_deadline(struct smtp_session *s)
+{
+	struct timeval	 tv = { s->p.timeout, 0 };
+
+	evtimer_add(s->wait_ev, &tv);
+}
+
+/*
  * One command line from the input; 0 when none is complete yet.  Lines
  * end with CR LF only (smtp_line.c); bytes of a BDAT chunk whose command
  * was refused are skipped first.
@@ -986,6 +1033,7 @@ session_read_command(struct smtp_session *s)
 		return 0;
 	}
 	len = eol.pos;
+	session_command_deadline(s);
 	if (s->toolong || len + 1 > s->p.max_line) {
 		evbuffer_drain(in, len + eol_len);
 		s->toolong = 0;
@@ -1153,6 +1201,7 @@ session_read_data(struct smtp_session *s)
 		return 0;
 	n = smtp_data_feed(s->data, v.iov_base, v.iov_len);
 	evbuffer_drain(in, n);
+	session_data_progress(s, n);
 	if (smtp_data_done(s->data))
 		session_data_end(s);
 	return 1;
@@ -1306,6 +1355,7 @@ session_read_bdat(struct smtp_session *s)
 		smtp_bdat_feed(s->data, v.iov_base, n);
 		evbuffer_drain(in, n);
 		s->bdat_left -= n;
+		session_data_progress(s, n);
 		if (s->bdat_left > 0)
 			return 1;
 	}
@@ -1597,10 +1647,34 @@ session_wait_timeout(int fd, short ev, void *arg)
 		}
 		return;
 	case SMTP_S_COMMAND:
+		if (s->throttled || s->outblocked) {
+			/* our side stopped reading: not the client's fault */
+			session_command_deadline(s);
+			return;
+		}
+		log_info("%s: timeout after %s from [%s] (command not "
+		    "complete in time)", s->id, s->last, s->ip);
+		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->p.hostname);
+		session_close(s);
+		return;
 	case SMTP_S_DATA:
+	case SMTP_S_BDAT:
+		if (s->throttled || s->outblocked) {
+			session_data_progress(s, 0);
+			return;
+		}
+		log_info("%s: timeout after %s (%llu bytes) from [%s] "
+		    "(message slower than %d bytes/s)", s->id,
+		    s->state == SMTP_S_DATA ? "DATA" : "BDAT",
+		    s->data ? (unsigned long long)s->data->size : 0ULL, s->ip,
+		    SMTP_MIN_DATA_RATE);
+		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->p.hostname);
+		session_close(s);
+		return;
 	case SMTP_S_CLOSING:
 	case SMTP_S_TLS:
-	case SMTP_S_BDAT:
 		return;
 	}
 	session_resume(s, SMTP_S_COMMAND);
@@ -1919,6 +1993,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	session_reply(s, "220 %s ESMTP mxgate", s->p.hostname);
 	bufferevent_enable(s->bev, EV_WRITE);
 	session_set_state(s, SMTP_S_COMMAND);
+	session_command_deadline(s);
 }
 
 void

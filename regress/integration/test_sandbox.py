@@ -76,6 +76,8 @@ def main():
                 s = proc_status(pid)
                 eq(int(s["CapEff"], 16), 0, "CapEff")
                 eq(int(s["CapPrm"], 16), 0, "CapPrm")
+                eq(int(s["CapInh"], 16), 0, "CapInh")
+                eq(int(s.get("CapAmb", "0"), 16), 0, "CapAmb")
             t.case("%s: no capabilities left" % name, caps)
         if is_root():
             def socket_mode():

@@ -41,6 +41,8 @@ from tap import Failure  # noqa: E402
 
 SMTPD = os.path.join(REPO, "smtpd", "smtpd")
 SMTPCTL = os.path.join(REPO, "smtpctl", "smtpctl")
+# The test build (make testbuild): the same programs with test hooks.
+TESTBUILD = os.path.join(REPO, "regress", "build")
 WORKERS = ("smtpd", "lookupd", "queued", "mtad")
 HOSTNAME = "mx.test.example"
 ORIGIN = "example.com"
@@ -142,8 +144,14 @@ def proc_status(pid):
 class Gateway:
     def __init__(self, tmpdir=None, config_text="", tables=None,
                  hostname=HOSTNAME, origin=ORIGIN, header=True, port=None,
-                 listen_addr="127.0.0.1"):
+                 listen_addr="127.0.0.1", testbuild=None):
         self.dir = tmpdir or mkdtemp()
+        if testbuild is None:   # regress/asan's leak run sets it for all
+            testbuild = bool(os.environ.get("MXGATE_TESTBUILD"))
+        # testbuild: run the binaries of regress/build (test hooks)
+        self.builddir = TESTBUILD if testbuild else REPO
+        self.smtpd = os.path.join(self.builddir, "smtpd", "smtpd")
+        self.smtpctl = os.path.join(self.builddir, "smtpctl", "smtpctl")
         os.chmod(self.dir, 0o755)
         self.conf = os.path.join(self.dir, "mxgate.conf")
         self.spool = os.path.join(self.dir, "spool")
@@ -209,14 +217,14 @@ class Gateway:
     def start(self, timeout=20.0):
         if self.proc and self.proc.poll() is None:
             return self
-        if not os.access(SMTPD, os.X_OK):
-            raise Failure("%s is not built" % SMTPD)
+        if not os.access(self.smtpd, os.X_OK):
+            raise Failure("%s is not built" % self.smtpd)
         with open(self.logpath, "a"):
             pass
         self.log_start = os.path.getsize(self.logpath)
         log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
-            [SMTPD, "-d", "-f", self.conf, "-B", REPO],
+            [self.smtpd, "-d", "-f", self.conf, "-B", self.builddir],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
         log.close()
         self.exit_status = None
@@ -380,7 +388,8 @@ class Gateway:
     def ctl(self, *args, timeout=10.0):
         """Run smtpctl -s <socket> args...; returns CompletedProcess
         (text stdout/stderr)."""
-        return subprocess.run([SMTPCTL, "-s", self.control] + list(args),
+        return subprocess.run([self.smtpctl, "-s", self.control]
+                              + list(args),
                               capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
 

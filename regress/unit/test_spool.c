@@ -783,6 +783,47 @@ test_retry_delay(void)
 	    "%lld", (long long)sched_retry_delay(&s, 1));
 }
 
+/* Every batch of the message named in arg is broken, others go out. */
+static int
+broken_send(const struct sched_batch *b, void *arg)
+{
+	const char *bad = arg;
+
+	return strcmp(b->msg->env->id, bad) == 0 ? SCHED_SEND_BROKEN : 0;
+}
+
+static void
+test_broken(void)
+{
+	char path[256], bad[QUEUE_ID_LEN + 1], good[QUEUE_ID_LEN + 1];
+	struct envelope *e1, *e2;
+	struct scheduler s;
+	struct spool sp;
+	size_t sent;
+
+	new_spool(&sp, "broken", path, sizeof(path));
+	sched_init(&s, &sp);
+	sched_set_retry(&s, 300, 3600, 86400);
+	e1 = make_committed(&sp, 3);
+	e2 = make_committed(&sp, 1);
+	xsnprintf(bad, sizeof(bad), "%s", e1->id);
+	xsnprintf(good, sizeof(good), "%s", e2->id);
+	sched_add(&s, e1);
+	sched_add(&s, e2);
+	sent = sched_dispatch(&s, NOW, broken_send, bad);
+	t_check(sent == 1 && s.nmsgs == 1 && s.ninflight == 1 &&
+	    strcmp(TAILQ_FIRST(&s.msgs)->env->id, good) == 0,
+	    "unusable message leaves the queue, the pass goes on",
+	    "sent %zu, %zu msgs, %zu inflight", sent, s.nmsgs, s.ninflight);
+	t_check(exists(path, "corrupt", bad, ".env") &&
+	    exists(path, "corrupt", bad, ".msg") &&
+	    !exists(path, "queue", bad, ".env") &&
+	    exists(path, "queue", good, ".env"),
+	    "unusable message quarantined with its envelope", "not moved");
+	sched_clear(&s);
+	spool_close(&sp);
+}
+
 static void
 test_show_line(void)
 {
@@ -829,6 +870,7 @@ main(void)
 	test_route();
 	test_limits();
 	test_retry_delay();
+	test_broken();
 	test_show_line();
 	rm_rf(topdir);
 	return t_exit();
