@@ -16,22 +16,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "regress", "lib"))
 from gateway import Gateway, classic_config, classic_tables  # noqa: E402
-from gateway import children_of, mkdtemp  # noqa: E402
+from gateway import mkdtemp  # noqa: E402
 from sink import Sink  # noqa: E402
-
-
-def tree_pss_kib(root):
-    total = 0
-    for p in [root] + list(children_of(root)):
-        try:
-            with open("/proc/%d/smaps_rollup" % p) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            pass
-    return total
+sys.path.insert(0, HERE)
+from bench import tree_pss_kib  # noqa: E402
 
 
 def reply(f):

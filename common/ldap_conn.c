@@ -906,3 +906,22 @@ ldap_conn_bind_check(struct ldap_conn *svc, const char *dn,
 	event_active(c->ev_kick, EV_TIMEOUT, 0);
 	return 0;
 }
+
+int
+ldap_entry_disabled(LDAP *ld, LDAPMessage *entry)
+{
+	struct berval	**vals;
+	char		  buf[32];
+	int		  off = 0;
+
+	if ((vals = ldap_get_values_len(ld, entry,
+	    "userAccountControl")) == NULL)
+		return 0;
+	if (vals[0] != NULL && vals[0]->bv_len < sizeof(buf)) {
+		memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
+		buf[vals[0]->bv_len] = '\0';
+		off = (strtoul(buf, NULL, 10) & 2) != 0;
+	}
+	ldap_value_free_len(vals);
+	return off;
+}

@@ -52,6 +52,9 @@ int		 ldap_conn_search(struct ldap_conn *, const char *base,
 		    ldap_conn_done_cb, void *arg, char *why, size_t whysz);
 /* The URL of the server in use or tried last. */
 const char	*ldap_conn_server(const struct ldap_conn *);
+/* 1 if an Active Directory entry's userAccountControl has bit 2
+ * (ACCOUNTDISABLE) set, which the search must have asked for. */
+int		 ldap_entry_disabled(LDAP *, LDAPMessage *);
 
 /*
  * Bind checks (SMTP AUTH against a directory): a simple bind as dn with

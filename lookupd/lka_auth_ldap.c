@@ -158,25 +158,6 @@ lka_auth_ldap_found(struct lka_auth_ldap *op)
 		lka_auth_ldap_bind(op);
 }
 
-static int
-lka_auth_ldap_disabled(LDAP *ld, LDAPMessage *entry)
-{
-	struct berval	**vals;
-	char		  buf[32];
-	int		  off = 0;
-
-	if ((vals = ldap_get_values_len(ld, entry,
-	    "userAccountControl")) == NULL)
-		return 0;
-	if (vals[0] != NULL && vals[0]->bv_len < sizeof(buf)) {
-		memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
-		buf[vals[0]->bv_len] = '\0';
-		off = (strtoul(buf, NULL, 10) & 2) != 0;
-	}
-	ldap_value_free_len(vals);
-	return off;
-}
-
 static void
 lka_auth_ldap_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 {
@@ -191,7 +172,7 @@ lka_auth_ldap_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 		    strlcpy(op->dn, dn, sizeof(op->dn)) >= sizeof(op->dn))
 			op->dn_too_long = 1;
 		if (op->lc->active_directory &&
-		    lka_auth_ldap_disabled(ld, entry))
+		    ldap_entry_disabled(ld, entry))
 			op->disabled = 1;
 	}
 	ldap_memfree(dn);

@@ -118,25 +118,6 @@ export_values(struct export *x, LDAP *ld, LDAPMessage *entry,
 	ldap_value_free_len(vals);
 }
 
-static int
-export_disabled(LDAP *ld, LDAPMessage *entry)
-{
-	struct berval	**vals;
-	char		  buf[32];
-	int		  off = 0;
-
-	if ((vals = ldap_get_values_len(ld, entry,
-	    "userAccountControl")) == NULL)
-		return 0;
-	if (vals[0] != NULL && vals[0]->bv_len < sizeof(buf)) {
-		memcpy(buf, vals[0]->bv_val, vals[0]->bv_len);
-		buf[vals[0]->bv_len] = '\0';
-		off = (strtoul(buf, NULL, 10) & 2) != 0;
-	}
-	ldap_value_free_len(vals);
-	return off;
-}
-
 static void
 export_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 {
@@ -147,7 +128,7 @@ export_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 		export_values(x, ld, entry, x->result_attr, 0);
 		return;
 	}
-	if (!s->groups && export_disabled(ld, entry)) {
+	if (!s->groups && ldap_entry_disabled(ld, entry)) {
 		x->disabled++;
 		return;
 	}
