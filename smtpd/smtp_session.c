@@ -691,12 +691,28 @@ tempfail:
 	    s->rcpt);
 }
 
+/* Asks queued for a message file (DATA, or the first BDAT chunk). */
 static void
-cmd_data(struct smtp_session *s, const char *arg)
+session_queue_create(struct smtp_session *s)
 {
 	struct imsgev	*iev;
 	struct mbuf	 m;
 
+	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
+		goto fail;
+	mbuf_init(&m);
+	mbuf_add_u64(&m, session_request(s));
+	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_CREATE, 0, -1, &m) == -1)
+		goto fail;
+	session_set_state(s, SMTP_S_CREATE);
+	return;
+fail:
+	session_reply(s, "451 4.3.0 Error: queue file write error");
+}
+
+static void
+cmd_data(struct smtp_session *s, const char *arg)
+{
 	if (*arg != '\0') {
 		session_reply(s, "501 5.5.4 Syntax: DATA");
 		return;
@@ -713,16 +729,7 @@ cmd_data(struct smtp_session *s, const char *arg)
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
-	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
-		goto fail;
-	mbuf_init(&m);
-	mbuf_add_u64(&m, session_request(s));
-	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_CREATE, 0, -1, &m) == -1)
-		goto fail;
-	session_set_state(s, SMTP_S_CREATE);
-	return;
-fail:
-	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_queue_create(s);
 }
 
 static void
@@ -1254,8 +1261,6 @@ session_bdat_toobig(struct smtp_session *s, uint64_t size)
 static void
 cmd_bdat(struct smtp_session *s, const char *arg)
 {
-	struct imsgev	*iev;
-	struct mbuf	 m;
 	uint64_t	 size;
 	int		 last;
 
@@ -1290,16 +1295,7 @@ cmd_bdat(struct smtp_session *s, const char *arg)
 		return;
 	}
 	s->bdat = 1;		/* first chunk: the message file first */
-	if ((iev = worker_peer(PROC_QUEUED)) == NULL)
-		goto fail;
-	mbuf_init(&m);
-	mbuf_add_u64(&m, session_request(s));
-	if (imsgev_compose_mbuf(iev, IMSG_QUEUE_CREATE, 0, -1, &m) == -1)
-		goto fail;
-	session_set_state(s, SMTP_S_CREATE);
-	return;
-fail:
-	session_reply(s, "451 4.3.0 Error: queue file write error");
+	session_queue_create(s);
 }
 
 /* A chunk other than the last was read: 250, or the transaction fails. */
