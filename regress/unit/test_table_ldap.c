@@ -103,10 +103,12 @@ main(void)
 		return 1;
 	}
 	table_ldap_init(base);
+	/* a reconnect delay the test cannot outlast, however slow (ASan) */
 	write_conf(0, "server_host = ldap://127.0.0.1:1\n"
-	    "search_base = dc=example,dc=com\n");
+	    "search_base = dc=example,dc=com\nreconnect_delay = 600\nreconnect_delay_max = 600\n");
 	write_conf(1, "server_host = ldap://127.0.0.1:1\n"
-	    "search_base = dc=example,dc=com\nactive_directory = yes\n");
+	    "search_base = dc=example,dc=com\nactive_directory = yes\n"
+	    "reconnect_delay = 600\nreconnect_delay_max = 600\n");
 	t = open_ldap("dir", paths[0]);
 	ad = open_ldap("ad", paths[1]);
 	T_OK(t != NULL && ad != NULL, "ldap tables open");
