@@ -907,6 +907,27 @@ ldap_conn_bind_check(struct ldap_conn *svc, const char *dn,
 	return 0;
 }
 
+void
+ldap_entry_values(LDAP *ld, LDAPMessage *entry, const char *attr,
+    void (*fn)(const char *, void *), void *arg)
+{
+	struct berval	**vals;
+	char		  buf[LDAP_VALUE_MAX];
+	size_t		  i;
+
+	if ((vals = ldap_get_values_len(ld, entry, attr)) == NULL)
+		return;
+	for (i = 0; vals[i] != NULL; i++) {
+		if (vals[i]->bv_len == 0 || vals[i]->bv_len >= sizeof(buf) ||
+		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
+			continue;
+		memcpy(buf, vals[i]->bv_val, vals[i]->bv_len);
+		buf[vals[i]->bv_len] = '\0';
+		fn(buf, arg);
+	}
+	ldap_value_free_len(vals);
+}
+
 int
 ldap_entry_disabled(LDAP *ld, LDAPMessage *entry)
 {

@@ -52,6 +52,13 @@ int		 ldap_conn_search(struct ldap_conn *, const char *base,
 		    ldap_conn_done_cb, void *arg, char *why, size_t whysz);
 /* The URL of the server in use or tried last. */
 const char	*ldap_conn_server(const struct ldap_conn *);
+/*
+ * Calls fn(value, arg) for each value of attr that is a usable string:
+ * not empty, shorter than LDAP_VALUE_MAX bytes, without a NUL inside.
+ */
+#define LDAP_VALUE_MAX	1024
+void		 ldap_entry_values(LDAP *, LDAPMessage *, const char *attr,
+		    void (*fn)(const char *, void *), void *arg);
 /* 1 if an Active Directory entry's userAccountControl has bit 2
  * (ACCOUNTDISABLE) set, which the search must have asked for. */
 int		 ldap_entry_disabled(LDAP *, LDAPMessage *);

@@ -360,37 +360,19 @@ tldap_query_end(struct tldap_query *q, enum tldap_status status)
 }
 
 static void
+tldap_add_value(const char *v, void *arg)
+{
+	struct tldap_strs *s = arg;
+
+	if (!tldap_strs_has(s, v))
+		tldap_strs_add(s, v);
+}
+
+static void
 tldap_values(struct tldap_strs *s, LDAP *ld, LDAPMessage *entry,
     const char *attr)
 {
-	struct berval	**vals;
-	char		  buf[1024];
-	size_t		  i;
-
-	if ((vals = ldap_get_values_len(ld, entry, attr)) == NULL)
-		return;
-	for (i = 0; vals[i] != NULL; i++) {
-		if (vals[i]->bv_len == 0 || vals[i]->bv_len >= sizeof(buf) ||
-		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
-			continue;
-		memcpy(buf, vals[i]->bv_val, vals[i]->bv_len);
-		buf[vals[i]->bv_len] = '\0';
-		if (!tldap_strs_has(s, buf))
-			tldap_strs_add(s, buf);
-	}
-	ldap_value_free_len(vals);
-}
-
-static int
-tldap_disabled(LDAP *ld, LDAPMessage *entry)
-{
-	struct tldap_strs	uac = { 0 };
-	int			off;
-
-	tldap_values(&uac, ld, entry, "userAccountControl");
-	off = uac.n > 0 && (strtoul(uac.v[0], NULL, 10) & 2) != 0;
-	tldap_strs_free(&uac);
-	return off;
+	ldap_entry_values(ld, entry, attr, tldap_add_value, s);
 }
 
 static int
@@ -442,7 +424,7 @@ tldap_entry_user(struct tldap_query *q, LDAP *ld, LDAPMessage *entry)
 {
 	const char *attr = q->d->lc.result_attr;
 
-	if (q->d->lc.active_directory && tldap_disabled(ld, entry)) {
+	if (q->d->lc.active_directory && ldap_entry_disabled(ld, entry)) {
 		q->disabled = 1;
 		return;
 	}
@@ -497,7 +479,7 @@ tldap_entry_member(struct tldap_query *q, LDAP *ld, LDAPMessage *entry)
 		tldap_members(q, ld, entry);
 		return;
 	}
-	if (tldap_disabled(ld, entry))
+	if (ldap_entry_disabled(ld, entry))
 		return;
 	tldap_values(&mail, ld, entry, q->d->lc.result_attr);
 	for (i = 0; i < mail.n && i < 1; i++) {

@@ -422,11 +422,11 @@ queue_ctl_stats(struct imsgev *iev, uint32_t peerid, struct mreader *rd,
 	queue_ctl_printf(iev, peerid, "rate.delivered_last_minute=%llu",
 	    (unsigned long long)stats_delivered_last_minute(now));
 	queue_ctl_printf(iev, peerid, "incoming=%s",
-	    flow_incoming_paused() ? "paused" : "running");
+	    (flow_status() & QUEUE_STATUS_PAUSED) ? "paused" : "running");
 	queue_ctl_printf(iev, peerid, "outgoing=%s",
 	    s->paused ? "paused" : "running");
 	queue_ctl_printf(iev, peerid, "spool.space=%s",
-	    flow_check_space() == -1 ? "low" : "ok");
+	    (flow_status() & QUEUE_STATUS_NOSPACE) ? "low" : "ok");
 	queue_ctl_send(iev, IMSG_CTL_END, peerid, "");
 }
 

@@ -95,7 +95,7 @@ flow_set_nospace(int nospace, uint64_t avail)
 	flow_update();
 }
 
-int
+static int
 flow_check_space(void)
 {
 	uint64_t avail = flow_free_bytes();
@@ -148,10 +148,10 @@ flow_pause_incoming(int paused)
 	flow_update();
 }
 
-int
-flow_incoming_paused(void)
+uint32_t
+flow_status(void)
 {
-	return flow.paused;
+	return flow.status;
 }
 
 void

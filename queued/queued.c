@@ -143,7 +143,7 @@ queue_create(struct imsgev *iev, struct imsg *imsg)
 		goto fail;
 	}
 	/* smtpd was told already (IMSG_QUEUE_STATUS); it answers 4xx */
-	if (flow_check_space() == -1 || flow_incoming_paused())
+	if (flow_status() != 0)
 		goto fail;
 	if ((inc = calloc(1, sizeof(*inc))) == NULL) {
 		log_warn("create");

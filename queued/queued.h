@@ -37,17 +37,16 @@ struct imsg;
 int	queue_ctl_dispatch(struct imsgev *, struct imsg *, struct scheduler *);
 
 /*
- * queue_flow.c: may new mail come in?  flow_check_space() and
- * flow_write_failed() update and, on a change, tell smtpd
- * (IMSG_QUEUE_STATUS); flow_check_space() returns -1 while the spool is
- * below its reserve.
+ * queue_flow.c: may new mail come in?  A timer and flow_write_failed()
+ * watch the spool's free space, flow_pause_incoming() the administrator;
+ * a change is told to smtpd (IMSG_QUEUE_STATUS).  flow_status() is the
+ * QUEUE_STATUS_* flags now: 0 while new mail is welcome.
  */
 int	flow_init(int spool_dirfd, uint64_t min_free);
 void	flow_set_min_free(uint64_t);
-int	flow_check_space(void);
 void	flow_write_failed(int err);
 void	flow_pause_incoming(int);
-int	flow_incoming_paused(void);
+uint32_t flow_status(void);
 void	flow_smtpd_up(void);
 
 /* queue_stats.c: counts of the last minute for `smtpctl show stats`. */

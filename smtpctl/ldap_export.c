@@ -89,33 +89,26 @@ export_add(struct export *x, const char *value)
 		fatal("ldap-export");
 }
 
-/* Each value of attr; smtp: only for proxyAddresses. */
+static void
+export_value(const char *v, void *arg)
+{
+	export_add(arg, v);
+}
+
+/* proxyAddresses: only the smtp: ones (not X500:, SIP:, ...). */
+static void
+export_proxy_value(const char *v, void *arg)
+{
+	if (strncasecmp(v, "smtp:", 5) == 0)
+		export_add(arg, v + 5);
+}
+
 static void
 export_values(struct export *x, LDAP *ld, LDAPMessage *entry,
     const char *attr, int proxy)
 {
-	struct berval	**vals;
-	char		  buf[1024];
-	const char	 *v;
-	size_t		  i;
-
-	if ((vals = ldap_get_values_len(ld, entry, attr)) == NULL)
-		return;
-	for (i = 0; vals[i] != NULL; i++) {
-		if (vals[i]->bv_len == 0 || vals[i]->bv_len >= sizeof(buf) ||
-		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
-			continue;
-		memcpy(buf, vals[i]->bv_val, vals[i]->bv_len);
-		buf[vals[i]->bv_len] = '\0';
-		v = buf;
-		if (proxy) {
-			if (strncasecmp(buf, "smtp:", 5) != 0)
-				continue;	/* X500:, SIP:, ... */
-			v = buf + 5;
-		}
-		export_add(x, v);
-	}
-	ldap_value_free_len(vals);
+	ldap_entry_values(ld, entry, attr, proxy ? export_proxy_value :
+	    export_value, x);
 }
 
 static void

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -21,9 +20,10 @@ import warnings
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from gateway import HOSTNAME, classic_config, classic_tables  # noqa: E402
-from gateway import Gateway, mkdtemp, write_file  # noqa: E402
+from gateway import Gateway, mkdtemp  # noqa: E402
 from sink import Sink, free_port  # noqa: E402
 from smtp import SMTPClient, expect  # noqa: E402
+from pki import client_context, make_self_signed, openssl  # noqa: E402
 from tap import Tap, eq, match, true  # noqa: E402
 
 import smtplib  # noqa: E402
@@ -43,24 +43,6 @@ WRONG = "not-the-password"
 
 
 # ------------------------------------------------------------ set-up
-
-def openssl(*args, stdin=None):
-    r = subprocess.run(["openssl"] + list(args), capture_output=True,
-                       text=True, timeout=60, input=stdin)
-    if r.returncode != 0:
-        raise AssertionError("openssl %s: %s" % (args[0], r.stderr[-500:]))
-    return r.stdout
-
-
-def make_cert(d):
-    """A self-signed certificate for HOSTNAME; the clients trust it."""
-    key, crt = os.path.join(d, "mx.key"), os.path.join(d, "mx.crt")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-keyout", key, "-out", crt, "-subj", "/CN=%s" % HOSTNAME,
-            "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % HOSTNAME)
-    os.chmod(key, 0o644)  # the parent reads it; as root it is root's
-    return crt, key
-
 
 def yescrypt_salt():
     """A yescrypt setting with libxcrypt's default cost ("j9T") and a
@@ -87,12 +69,6 @@ def make_users():
         if h and h.startswith(salt[:4]):
             users[user] = h
     return users
-
-
-def tls_context(crt):
-    ctx = ssl.create_default_context(cafile=crt)
-    ctx.check_hostname = True
-    return ctx
 
 
 def b64(s):
@@ -432,8 +408,8 @@ def main():
     sink = Sink(mkdtemp("mxgate-sink-")).start()
     gw = None
     try:
-        crt, key = make_cert(d)
-        ctx = tls_context(crt)
+        crt, key = make_self_signed(d, [HOSTNAME, "127.0.0.1"])
+        ctx = client_context(crt)
         users = make_users()
         ports = {"tls": free_port(), "smtps": free_port()}
         tables = classic_tables(sink.relay)

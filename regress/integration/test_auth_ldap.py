@@ -35,9 +35,10 @@ from sink import Sink, free_port  # noqa: E402
 from slapd import BIND_DN, BIND_PW, SUFFIX, Slapd  # noqa: E402
 from smtp import expect  # noqa: E402
 from tap import Tap, eq, true  # noqa: E402
-from test_auth import SMTPD_LOG, b64, make_cert, plain  # noqa: E402
+from test_auth import SMTPD_LOG, b64, plain  # noqa: E402
 from test_auth import raw_tls  # noqa: E402
-from test_auth import sink_has, tls_context  # noqa: E402
+from test_auth import sink_has  # noqa: E402
+from pki import client_context, make_self_signed  # noqa: E402
 from test_ldap import make_tls  # noqa: E402
 
 USERS = "ou=Users," + SUFFIX
@@ -248,8 +249,8 @@ def main():
         d = Slapd(tmp, LDIF, "auth", tls=(cert, key, ca))
         with open(d.conf, "a") as f:
             f.write("security simple_bind=128\n")
-        mx_crt, mx_key = make_cert(tmp)
-        ctx = tls_context(mx_crt)
+        mx_crt, mx_key = make_self_signed(tmp, [HOSTNAME, "127.0.0.1"])
+        ctx = client_context(mx_crt)
         port, port2 = free_port(), free_port()
         conf = classic_config() + (
             "smtp timeout 20s\n"

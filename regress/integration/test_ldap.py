@@ -30,7 +30,8 @@ from probe import rcpt_code, wait_rcpt_code  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import expect  # noqa: E402
 from slapd import BIND_DN, BIND_PW, SUFFIX, Slapd  # noqa: E402
-from tap import Failure, Tap, eq, true  # noqa: E402
+from pki import make_ca, make_server_cert  # noqa: E402
+from tap import Tap, eq, true  # noqa: E402
 
 USERS = "ou=Users," + SUFFIX
 LISTS = "ou=Exchange Distribution Lists," + SUFFIX
@@ -123,26 +124,11 @@ def expect_code(gw, rcpt, want):
 
 
 def make_tls(d):
-    """A CA and a server certificate for 127.0.0.1, by the openssl CLI."""
-    def run(*args):
-        r = subprocess.run(["openssl"] + list(args), capture_output=True,
-                           text=True, timeout=60, cwd=d,
-                           stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise Failure("openssl %s: %s" % (args[0], r.stderr[-500:]))
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", "/CN=mxgate test CA", "-keyout", "ca.key", "-out", "ca.pem")
-    write_file(os.path.join(d, "ext.cnf"),
-               "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", "server.key", "-out", "server.csr")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-        "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf",
-        "-out", "server.pem")
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", "/CN=other CA", "-keyout", "other.key", "-out", "other.pem")
-    return tuple(os.path.join(d, f) for f in
-                 ("server.pem", "server.key", "ca.pem", "other.pem"))
+    """A CA and a server certificate for 127.0.0.1, and another CA."""
+    ca = make_ca(d)
+    crt, key = make_server_cert(d, "server", ca, ["127.0.0.1"])
+    other = make_ca(d, "other", "other CA")
+    return crt, key, ca[1], other[1]
 
 
 def directory_cases(t, tmp):

@@ -10,7 +10,6 @@ delivery."""
 
 import os
 import socketserver
-import subprocess
 import sys
 import threading
 
@@ -19,33 +18,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from dnsserver import DNSServer  # noqa: E402
 from gateway import Gateway, mkdtemp, write_file  # noqa: E402
 from sink import Sink, free_port  # noqa: E402
+from pki import make_ca, make_server_cert  # noqa: E402
 from tap import Tap, eq, match, true  # noqa: E402
 
 SENDER = "sender@outside.example.org"
 CERTNAME = "mx.tls.test"
 
 
-def openssl(*args):
-    r = subprocess.run(["openssl"] + list(args), capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise AssertionError("openssl %s: %s" % (args[0], r.stderr[-500:]))
-
-
 def make_certs(d):
     """A test CA and a certificate for mx.tls.test and 127.0.0.1."""
-    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-keyout", ca_key, "-out", ca, "-subj", "/CN=mxgate mta test CA")
-    key, csr = os.path.join(d, "mx.key"), os.path.join(d, "mx.csr")
-    crt, ext = os.path.join(d, "mx.crt"), os.path.join(d, "mx.ext")
-    write_file(ext, "subjectAltName=DNS:%s,IP:127.0.0.1\n" % CERTNAME)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-            "-out", csr, "-subj", "/CN=%s" % CERTNAME)
-    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-            "-CAcreateserial", "-days", "2", "-out", crt, "-extfile", ext)
-    os.chmod(key, 0o644)
-    return ca, crt, key
+    ca = make_ca(d, cn="mxgate mta test CA")
+    crt, key = make_server_cert(d, "mx", ca, [CERTNAME, "127.0.0.1"])
+    return ca[1], crt, key
 
 
 class _Injector(socketserver.StreamRequestHandler):

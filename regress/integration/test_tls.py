@@ -21,6 +21,7 @@ from gateway import HOSTNAME, SMTPD, classic_config, classic_tables  # noqa
 from gateway import Gateway, mkdtemp, write_file  # noqa: E402
 from sink import Sink, free_port  # noqa: E402
 from smtp import SMTPClient, expect  # noqa: E402
+from pki import client_context, make_ca, make_server_cert  # noqa: E402
 from tap import Tap, eq, match, true  # noqa: E402
 
 import smtplib  # noqa: E402
@@ -32,48 +33,12 @@ SMTPD_LOG = r"smtpd\[\d+\]: [0-9A-F]{8}: "
 
 # ------------------------------------------------------------ certificates
 
-def openssl(*args):
-    r = subprocess.run(["openssl"] + list(args), capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise AssertionError("openssl %s: %s" % (args[0], r.stderr[-500:]))
-    return r.stdout
-
-
-def make_ca(d):
-    key, crt = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-keyout", key, "-out", crt, "-subj", "/CN=mxgate test CA")
-    return key, crt
-
-
-def make_server_cert(d, name, ca):
-    """A key and a certificate for HOSTNAME signed by the test CA."""
-    key = os.path.join(d, name + ".key")
-    csr = os.path.join(d, name + ".csr")
-    crt = os.path.join(d, name + ".crt")
-    ext = os.path.join(d, name + ".ext")
-    write_file(ext, "subjectAltName=DNS:%s,IP:127.0.0.1\n" % HOSTNAME)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-            "-out", csr, "-subj", "/CN=%s" % HOSTNAME)
-    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0],
-            "-CAcreateserial", "-days", "2", "-out", crt, "-extfile", ext)
-    os.chmod(key, 0o644)  # the parent reads it; as root it is root's
-    return crt, key
-
-
 def fingerprint_of_file(crt):
     der = ssl.PEM_cert_to_DER_cert(open(crt).read())
     return hashlib.sha256(der).hexdigest()
 
 
 # ------------------------------------------------------------ clients
-
-def client_context(cafile):
-    ctx = ssl.create_default_context(cafile=cafile)
-    ctx.check_hostname = True
-    return ctx
-
 
 def starttls(c, ctx):
     """STARTTLS on a raw SMTPClient: 220, then the handshake."""
@@ -442,8 +407,8 @@ def main():
     gw = None
     try:
         ca = make_ca(d)
-        certs = [make_server_cert(d, "one", ca),
-                 make_server_cert(d, "two", ca)]
+        certs = [make_server_cert(d, "one", ca, [HOSTNAME, "127.0.0.1"]),
+                 make_server_cert(d, "two", ca, [HOSTNAME, "127.0.0.1"])]
         ctx = client_context(ca[1])
         ports = {"tls": free_port(), "require": free_port(),
                  "smtps": free_port()}
